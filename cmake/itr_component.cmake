@@ -1,11 +1,11 @@
-# itr_component(NAME <target> DIR <dir> [DEPS <targets...>] [PUBLIC_DEPS <targets...>])
+# itr_component(NAME <target> DIR <dir> [DEPS <targets...>] [TEST_DEPS <targets...>])
 #
 # One folder = one static library: every *.c directly in DIR is compiled into
 # <target>. Every DIR/tests/test_*.c becomes a cmocka test executable linked
-# against <target>, registered with CTest under "<target>/<file stem>".
+# against <target> (and TEST_DEPS), registered with CTest under "<target>/<file stem>".
 # A new source or test file is picked up without editing CMake.
 function(itr_component)
-  cmake_parse_arguments(C "" "NAME;DIR" "DEPS" ${ARGN})
+  cmake_parse_arguments(C "" "NAME;DIR" "DEPS;TEST_DEPS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS "${C_DIR}/*.c")
   if(NOT srcs)
     message(STATUS "itr: ${C_NAME} has no sources yet")
@@ -27,7 +27,7 @@ function(itr_component)
     set(exe ${C_NAME}_${stem})
     add_executable(${exe} ${t})
     target_include_directories(${exe} PRIVATE ${C_DIR} ${C_DIR}/tests)
-    target_link_libraries(${exe} PRIVATE ${C_NAME} PkgConfig::CMOCKA)
+    target_link_libraries(${exe} PRIVATE ${C_NAME} ${C_TEST_DEPS} PkgConfig::CMOCKA)
     target_compile_definitions(${exe} PRIVATE
       ITR_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       ITR_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: a -Werror build + CTest, an ASan/UBSan build +
+# CTest, and a coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc)
+min_cov=${ITR_MIN_COVERAGE:-85}
+
+echo "== build (Release, -Werror)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DITR_WERROR=ON >/dev/null
+cmake --build build/release -j"$jobs"
+ctest --test-dir build/release -j"$jobs" --output-on-failure
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITR_WERROR=ON -DITR_SANITIZE=ON >/dev/null
+cmake --build build/asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -j"$jobs" --output-on-failure
+
+echo "== build (coverage)"
+cmake -S . -B build/coverage -DCMAKE_BUILD_TYPE=Debug -DITR_COVERAGE=ON -DITR_BLAS=ON >/dev/null
+cmake --build build/coverage -j"$jobs"
+ctest --test-dir build/coverage -j"$jobs" --output-on-failure
+gcovr --root . --object-directory build/coverage \
+      --filter 'ref/' --filter 'formats/' --exclude '.*/tests/.*' \
+      --print-summary --fail-under-line "$min_cov" -o build/coverage/coverage.txt
+tail -n 25 build/coverage/coverage.txt
