@@ -61,7 +61,17 @@ int itr_case_wants(itr_case *c, const char *name) {
 itr_status itr_case_input(itr_case *c, const char *name, itr_dtype dtype, int ndim, itr_tensor *out) {
     char path[512];
     itr_h5_read_opts o = {ndim, NULL, 0};
+    itr_dtype stored;
+    int rank;
+    int64_t shape[ITR_MAX_DIMS];
     snprintf(path, sizeof path, "/inputs/%s", name);
+    itr_status st = itr_h5_info(c->h5, path, &stored, &rank, shape);
+    if (st) return st;
+    /* Inputs keep their kind: features are floating point, ids and lengths
+     * integers; a file that swaps them is not silently converted. */
+    if (itr_dtype_is_float(stored) != itr_dtype_is_float(dtype))
+        return itr_fail(ITR_E_DTYPE, "%s: %s is %s, expected %s data", c->path, path, itr_dtype_name(stored),
+                        itr_dtype_is_float(dtype) ? "floating-point" : "integer");
     return itr_h5_read(c->h5, path, dtype, &o, out);
 }
 
@@ -102,11 +112,11 @@ static itr_status open_case(const char *path, const itr_conform_opts *opts, case
 
     const char *ck = opts && opts->checkpoint ? opts->checkpoint : itr_case_attr_str(c, "checkpoint", "");
     if (ck[0]) {
-        char full[2048];
+        char full[1024];
         if (opts && opts->checkpoint) {
             snprintf(full, sizeof full, "%s", ck);
         } else {
-            char dir[1024];
+            char dir[512];
             dir_of(path, dir, sizeof dir);
             snprintf(full, sizeof full, "%s/%s", dir, ck);
         }

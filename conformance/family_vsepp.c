@@ -4,12 +4,13 @@
  * Outputs img_emb, cap_emb, sims, and ContrastiveLoss on image k paired with
  * caption 5k in both modes: loss_sum (VSE0) and loss_max_violation (VSE++). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "families.h"
 #include "itr/losses.h"
 #include "itr/models/vsepp.h"
 
-/* The training-time loss on the batch {(img_emb[k], cap_emb[5k])}. */
+/* The training-time loss on the batch {(img_emb[k], cap_emb[5k])}, both modes. */
 static itr_status report_losses(itr_case *c, const itr_vsepp *m, const float *img_emb, const float *cap_emb,
                                 int64_t n_img, int64_t n_cap, itr_probe *out) {
     int64_t E = m->cfg.embed_size, B = n_img;
@@ -17,25 +18,20 @@ static itr_status report_losses(itr_case *c, const itr_vsepp *m, const float *im
         return itr_fail(ITR_E_SHAPE, "%s: %lld captions cannot pair caption 5k with each of %lld images", c->path,
                         (long long)n_cap, (long long)n_img);
     float *s = malloc((size_t)(B * E) * sizeof *s);
-    float *S = malloc((size_t)(B * B) * sizeof *S);
-    itr_status st = ITR_OK;
-    if (!s || !S) {
-        st = itr_fail(ITR_E_NOMEM, "out of memory");
-        goto done;
-    }
+    if (!s) return itr_fail(ITR_E_NOMEM, "out of memory");
     for (int64_t k = 0; k < B; k++)
-        for (int64_t e = 0; e < E; e++) s[k * E + e] = cap_emb[5 * k * E + e];
-    itr_vsepp_sims_f32(m->cfg.measure, img_emb, B, s, B, E, S);
-    for (int mv = 0; mv <= 1 && !st; mv++) {
-        const char *name = mv ? "loss_max_violation" : "loss_sum";
+        memcpy(s + k * E, cap_emb + 5 * k * E, (size_t)E * sizeof *s);
+    itr_status st = ITR_OK;
+    for (int hardest = 0; hardest <= 1 && !st; hardest++) {
+        const char *name = hardest ? "loss_max_violation" : "loss_sum";
         if (!itr_case_wants(c, name)) continue;
-        float loss = 0.0f;
-        st = itr_lmh_forward(S, B, (float)m->cfg.margin, mv, ITR_LMH_VSEPP, &loss, NULL);
+        itr_hinge_result res;
+        st = itr_lmh_embed_loss(m->cfg.measure, img_emb, s, B, E, (float)m->cfg.margin, hardest, &res, NULL,
+                                NULL, NULL, NULL);
+        float loss = (float)res.loss;
         if (!st) st = itr_probe_put_raw(out, name, ITR_F32, 0, NULL, &loss);
     }
-done:
     free(s);
-    free(S);
     return st;
 }
 

@@ -27,6 +27,14 @@ typedef enum itr_container {
 
 struct itr_pyobj;               /* itr/pickle.h */
 
+/* One tensor of a state dict as it was stored (before conversion). */
+typedef struct itr_ckpt_tensor_info {
+    const char *group;          /* weights group ("0", "sent_model_state_dict") */
+    const char *key;            /* state-dict key                               */
+    itr_dtype orig_dtype;       /* storage element type (float16, int64, ...)   */
+    const struct itr_pyobj *node;   /* the ITR_PY_TENSOR node in root            */
+} itr_ckpt_tensor_info;
+
 typedef struct itr_checkpoint {
     char *path;
     itr_container container;
@@ -37,12 +45,22 @@ typedef struct itr_checkpoint {
     /* top-level scalars when present (NaN / -1 when absent) */
     int64_t epoch, eiters;
     double best_rsum, best_loss;
+    itr_ckpt_tensor_info *tensors;  /* every tensor put into `weights`, in order */
+    size_t n_tensors;
+    void *priv;                 /* the file bytes the storages point into     */
 } itr_checkpoint;
 
 /* Loads a checkpoint file. Detects the container by magic bytes; rejects the
  * torch 0.1 tar container and non-checkpoints with a clear message. */
 itr_status itr_checkpoint_load(const char *path, itr_checkpoint **out);
+/* Same, from a buffer (copied); `name` is used in messages and as path. */
+itr_status itr_checkpoint_load_buffer(const void *buf, size_t len, const char *name, itr_checkpoint **out);
 void itr_checkpoint_free(itr_checkpoint *c);
+
+/* Container of the bytes: ITR_OK and *kind, or an error saying what the
+ * bytes are instead ("torch 0.1.x tar checkpoint: unsupported", "not a torch
+ * checkpoint"). Only the first 262 bytes are looked at. */
+itr_status itr_checkpoint_detect(const void *buf, size_t len, const char *name, itr_container *kind);
 
 #ifdef __cplusplus
 }

@@ -101,6 +101,7 @@ typedef struct itr_pyarena itr_pyarena;
 typedef struct itr_pystorage {
     itr_dtype dtype;
     int supported;             /* 0: complex / quantized storage type      */
+    size_t elem_size;          /* bytes per element (also for unsupported) */
     const char *type_name;     /* "FloatStorage"                           */
     char *key;                 /* storage key (decimal address or "0"...)  */
     char *location;            /* "cpu", "cuda:0" (ignored)                */
@@ -244,6 +245,13 @@ itr_status itr_pickle_load(const uint8_t *buf, size_t len, const itr_pickle_opts
  * share storages, such as the five of a legacy checkpoint). */
 itr_status itr_pickle_load_in(itr_pyarena *arena, const uint8_t *buf, size_t len,
                               const itr_pickle_opts *opts, itr_pyobj **out, size_t *consumed);
+
+/* Reads a whole file (at most max_bytes) and unpickles it (e.g. a Python 2
+ * vocab.pkl); opts->source defaults to path. */
+itr_status itr_pickle_load_file(const char *path, const itr_pickle_opts *opts, itr_pyobj **out);
+/* Reads a whole file into a malloc'ed buffer (free()); ITR_E_LIMIT past
+ * max_bytes. Shared by the checkpoint and joblib loaders. */
+itr_status itr_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len);
 
 /* Arenas. itr_pyarena_new returns NULL when out of memory. */
 itr_pyarena *itr_pyarena_new(const itr_pickle_limits *limits /* NULL = defaults */);

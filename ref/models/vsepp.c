@@ -42,10 +42,9 @@ itr_status itr_vsepp_load(itr_vsepp *m, const itr_config *opt, itr_weights *w) {
     c->vocab_size = t->shape[0];
     c->word_dim = t->shape[1];
 
-    const char *measure = itr_config_str(opt, "measure", "cosine");
-    if (strcmp(measure, "cosine") == 0) c->measure = ITR_MEASURE_COSINE;
-    else if (strcmp(measure, "order") == 0) c->measure = ITR_MEASURE_ORDER;
-    else return itr_fail(ITR_E_UNSUPPORTED, "opt.measure = '%s' (VSE++ knows cosine and order)", measure);
+    const char *measure;
+    if ((st = itr_config_get_str(opt, "measure", "cosine", &measure))) return st;
+    if ((st = itr_measure_from_name(measure, &c->measure))) return itr_fail_context(st, "opt.measure");
     int64_t layers;
     if ((st = itr_config_get_int(opt, "num_layers", 1, &layers))) return st;
     if (layers < 1 || layers > ITR_GRU_MAX_LAYERS)
@@ -139,55 +138,4 @@ void itr_vsepp_sims(const itr_vsepp *m, const float *img_emb, int64_t n_img, con
             }
         }
     }
-}
-
-void itr_vsepp_sims_f32(itr_vsepp_measure measure, const float *img_emb, int64_t n_img, const float *cap_emb,
-                        int64_t n_cap, int64_t E, float *sims) {
-    if (measure == ITR_MEASURE_COSINE) {
-        /* S = im s^T */
-        itr_sgemm(0, 1, n_img, n_cap, E, 1.0f, img_emb, E, cap_emb, E, 0.0f, sims, n_cap);
-        return;
-    }
-    for (int64_t i = 0; i < n_img; i++) {
-        for (int64_t j = 0; j < n_cap; j++) {
-            float acc = 0.0f;
-            for (int64_t k = 0; k < E; k++) {
-                float d = cap_emb[j * E + k] - img_emb[i * E + k];
-                if (d > 0) acc += d * d;
-            }
-            sims[i * n_cap + j] = -sqrtf(acc);
-        }
-    }
-}
-
-void itr_order_sim_f64(const double *img, int64_t n_img, const double *cap, int64_t n_cap, int64_t E, double *S) {
-    for (int64_t i = 0; i < n_img; i++)
-        for (int64_t j = 0; j < n_cap; j++) {
-            double acc = 0.0;
-            for (int64_t k = 0; k < E; k++) {
-                double d = cap[j * E + k] - img[i * E + k];
-                if (d > 0) acc += d * d;
-            }
-            S[i * n_cap + j] = -sqrt(acc);
-        }
-}
-
-/* dS[i,c]/dcap[c,k] = -max(0, cap[c,k] - img[i,k]) / sqrt(...) = max(0, d) / S[i,c]
- * dS[i,c]/dimg[i,k] = -dS/dcap[c,k]. */
-void itr_order_sim_backward_f64(const double *img, int64_t n_img, const double *cap, int64_t n_cap, int64_t E,
-                                const double *S, const double *G, double *d_img, double *d_cap) {
-    memset(d_img, 0, (size_t)(n_img * E) * sizeof *d_img);
-    memset(d_cap, 0, (size_t)(n_cap * E) * sizeof *d_cap);
-    for (int64_t i = 0; i < n_img; i++)
-        for (int64_t j = 0; j < n_cap; j++) {
-            double s = S[i * n_cap + j], g = G[i * n_cap + j];
-            if (s == 0.0 || g == 0.0) continue;  /* no violation: no gradient */
-            for (int64_t k = 0; k < E; k++) {
-                double d = cap[j * E + k] - img[i * E + k];
-                if (d <= 0) continue;
-                double ds_dcap = d / s;
-                d_cap[j * E + k] += g * ds_dcap;
-                d_img[i * E + k] -= g * ds_dcap;
-            }
-        }
 }

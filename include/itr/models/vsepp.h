@@ -9,6 +9,7 @@
 #define ITR_MODELS_VSEPP_H
 
 #include "itr/config.h"
+#include "itr/losses.h"
 #include "itr/ops.h"
 #include "itr/weights.h"
 
@@ -16,13 +17,11 @@
 extern "C" {
 #endif
 
-typedef enum itr_vsepp_measure { ITR_MEASURE_COSINE = 0, ITR_MEASURE_ORDER = 1 } itr_vsepp_measure;
-
 typedef struct itr_vsepp_config {
     int64_t img_dim, embed_size, word_dim, vocab_size;
     int num_layers;
     int use_abs, no_imgnorm;
-    itr_vsepp_measure measure;
+    itr_measure measure;       /* cosine | order (itr/losses.h) */
     double margin;
     int max_violation;
 } itr_vsepp_config;
@@ -51,20 +50,9 @@ itr_status itr_vsepp_encode_captions(const itr_vsepp *m, const int64_t *captions
  * float64, s3.3). */
 void itr_vsepp_sims(const itr_vsepp *m, const float *img_emb, int64_t n_img, const float *cap_emb,
                     int64_t n_cap, double *sims);
-/* The training-path score matrix in float32 (as ContrastiveLoss sees it). */
-void itr_vsepp_sims_f32(itr_vsepp_measure measure, const float *img_emb, int64_t n_img, const float *cap_emb,
-                        int64_t n_cap, int64_t E, float *sims);
-
-/* Order similarity and its backward, float64 (for gradient checks):
- *   S[i,c] = -sqrt( sum_k max(0, cap[c,k] - img[i,k])^2 )
- * Backward: given G = dL/dS, accumulates dL/dimg (n_img, E) and dL/dcap
- * (n_cap, E) (both overwritten). At S = 0 the sqrt has no derivative; as
- * autograd does, the gradient there is taken as 0 (QUIRK: torch's sqrt
- * backward gives inf*0 = nan at 0; upstream never hits it with real data). */
-void itr_order_sim_f64(const double *img, int64_t n_img, const double *cap, int64_t n_cap, int64_t E,
-                       double *S);
-void itr_order_sim_backward_f64(const double *img, int64_t n_img, const double *cap, int64_t n_cap, int64_t E,
-                                const double *S, const double *G, double *d_img, double *d_cap);
+/* The training loss (ContrastiveLoss) on aligned pairs (im[k], s[k]) and its
+ * gradients is itr_lmh_embed_loss in itr/losses.h, with cfg.measure,
+ * cfg.margin and cfg.max_violation. */
 
 #ifdef __cplusplus
 }
