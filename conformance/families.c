@@ -7,6 +7,7 @@
 static const itr_family FAMILIES[] = {
     {"metrics", itr_family_metrics_run, 1},
     {"vsepp", itr_family_vsepp_run, 0},
+    {"losses", itr_family_losses_run, 0},
 };
 
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])

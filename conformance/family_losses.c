@@ -264,6 +264,56 @@ static itr_status run_vseinf(itr_case *c, itr_probe *out) {
     return run_lmh_embed(c, out, &VSEINF_NAMES, ITR_VSEINF_MARGIN_DEFAULT);
 }
 
+typedef struct scan_back {
+    const itr_scan_params *p;
+    const itr_tensor *im, *s, *s_l;
+} scan_back;
+
+static itr_status scan_backward(void *ctx, const float *dS, float *dim, float *ds) {
+    scan_back *sb = ctx;
+    return itr_scan_scores_backward(sb->p, itr_f32(sb->im), sb->im->shape[1], itr_f32(sb->s),
+                                    itr_i64(sb->s_l), sb->s->shape[1], sb->im->shape[0],
+                                    sb->im->shape[2], dS, dim, ds);
+}
+
+static itr_status run_lmh_scan(itr_case *c, itr_probe *out) {
+    itr_tensor im = {0}, s = {0}, s_l = {0};
+    float *S = NULL;
+    char a[96], b[96];
+    itr_scan_params p;
+    itr_scan_params_default(&p);
+    itr_status st = itr_scan_params_parse(&p, itr_case_attr_str(c, "cross_attn", "t2i"),
+                                          itr_case_attr_str(c, "raw_feature_norm", "clipped_l2norm"),
+                                          itr_case_attr_str(c, "agg_func", "LogSumExp"));
+    if (st) return itr_fail_context(st, "%s: root attributes", c->path);
+    p.lambda_softmax = itr_case_attr_f64(c, "lambda_softmax", p.lambda_softmax);
+    p.lambda_lse = itr_case_attr_f64(c, "lambda_lse", p.lambda_lse);
+    float margin = (float)itr_case_attr_f64(c, "margin", ITR_LMH_MARGIN_DEFAULT);
+    if (!(st = itr_case_input(c, "im", ITR_F32, 3, &im))) st = itr_case_input(c, "s", ITR_F32, 3, &s);
+    if (!st && (im.shape[0] != s.shape[0] || im.shape[2] != s.shape[2]))
+        st = itr_fail(ITR_E_SHAPE, "%s: /inputs/im %s and /inputs/s %s must be (B, R, d) and (B, Lmax, d)",
+                      c->path, itr_shape_str(im.ndim, im.shape, a, sizeof a),
+                      itr_shape_str(s.ndim, s.shape, b, sizeof b));
+    int64_t B = im.shape[0];
+    if (!st) st = read_ids(c, "s_l", B, &s_l);
+    if (!st && !(S = malloc((size_t)(B > 0 ? B * B : 1) * sizeof *S)))
+        st = itr_fail(ITR_E_NOMEM, "%s: out of memory (B=%lld)", c->path, (long long)B);
+    if (!st) {
+        st = itr_scan_scores(&p, itr_f32(&im), im.shape[1], itr_f32(&s), itr_i64(&s_l), s.shape[1], B,
+                             im.shape[2], S);
+        if (st) itr_fail_context(st, "%s: /inputs/im, /inputs/s, /inputs/s_l", c->path);
+    }
+    scan_back sb = {&p, &im, &s, &s_l};
+    if (!st)
+        st = run_hinge_on_embeddings(c, out, S, B, margin, NULL, &LMH_NAMES, 3, im.shape, s.shape,
+                                     scan_backward, &sb);
+    free(S);
+    itr_tensor_free(&im);
+    itr_tensor_free(&s);
+    itr_tensor_free(&s_l);
+    return st;
+}
+
 static itr_status run_lseh(itr_case *c, itr_probe *out) {
     itr_lseh_project proj;
     itr_status st = itr_lseh_project_from_name(c->variant, &proj);
@@ -489,6 +539,7 @@ typedef struct loss_variant {
 static const loss_variant VARIANTS[] = {
     {"lmh_sgraf", run_lmh_scores},
     {"lmh_vsepp", run_lmh_vsepp},
+    {"lmh_scan", run_lmh_scan},
     {"vseinf", run_vseinf},
     {"vsl", run_vsl},
     {"luwm", run_luwm},
@@ -504,7 +555,7 @@ itr_status itr_family_losses_run(itr_case *c, itr_probe *out) {
         if (prefix ? strncmp(v, name, len) == 0 : strcmp(v, name) == 0) return VARIANTS[i].run(c, out);
     }
     return itr_fail(ITR_E_UNSUPPORTED,
-                    "%s: loss variant '%s' is not implemented (known: lmh_sgraf, lmh_vsepp, vseinf, "
+                    "%s: loss variant '%s' is not implemented (known: lmh_sgraf, lmh_vsepp, lmh_scan, vseinf, "
                     "vsl, luwm, lseh_<vsrn|vseinf|sgraf|vsepp|gsmn>)",
                     c->path, v);
 }

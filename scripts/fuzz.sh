@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #     SECONDS_PER_TARGET  default 200; targets: pickle checkpoint npy (default all)
-#   env: FUZZ_OUT (default build-fuzz), CC (default clang)
+#   env: FUZZ_OUT (default build-fuzz), CC (default clang), FUZZ_EXTRA_FLAGS (added to the
+#        compile flags, e.g. -fno-sanitize=float-cast-overflow to step over a known report)
 #
 # Seeds come from fixtures/formats; crashes are written to $FUZZ_OUT/crash-<target>-*.
 # Exit status is non-zero when a target finds a crash, leak or sanitizer report.
@@ -15,7 +16,7 @@ SECS=${1:-200}
 [ $# -gt 0 ] && shift
 TARGETS=${*:-pickle checkpoint npy}
 CC=${CC:-clang}
-FLAGS="-std=c99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+FLAGS="-std=c99 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined ${FUZZ_EXTRA_FLAGS:-}"
 mkdir -p "$OUT"
 status=0
 

@@ -21,8 +21,8 @@ static itr_status fake_storage(void *ctx, itr_pyarena *a, itr_pyobj *pid, itr_py
     s->u.storage.type_name = "FloatStorage";
     s->u.storage.key = "fuzz";
     s->u.storage.location = "cpu";
-    if (itr_py_len(pid) >= 5 && itr_py_item(pid, 4)->kind == ITR_PY_INT && itr_py_item(pid, 4)->u.i >= 0)
-        s->u.storage.numel = itr_py_item(pid, 4)->u.i;
+    const itr_pyobj *numel = pid->kind == ITR_PY_TUPLE ? itr_py_item(pid, 4) : NULL;
+    if (numel && numel->kind == ITR_PY_INT && numel->u.i >= 0) s->u.storage.numel = numel->u.i;
     *out = s;
     return ITR_OK;
 }

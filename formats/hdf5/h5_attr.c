@@ -142,6 +142,10 @@ itr_status itr_h5_set_attr_i64(itr_h5 *f, const char *obj, const char *name, int
     return write_attr(f, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v, "itr_h5_set_attr_i64");
 }
 
+itr_status itr_h5_set_attr_i8(itr_h5 *f, const char *obj, const char *name, int8_t v) {
+    return write_attr(f, obj, name, H5T_STD_I8LE, H5T_NATIVE_INT8, &v, "itr_h5_set_attr_i8");
+}
+
 itr_status itr_h5_set_attr_f64(itr_h5 *f, const char *obj, const char *name, double v) {
     return write_attr(f, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, "itr_h5_set_attr_f64");
 }

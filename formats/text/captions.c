@@ -58,7 +58,7 @@ static itr_status read_utf8(const char *path, char **data, size_t *n) {
     itr_status st = itr_text_read_file(path, data, n);
     if (st) return st;
     size_t bad;
-    if (!itr_utf8_valid(*data, *n, &bad)) {
+    if (!itr_utf8_check(*data, *n, &bad)) {
         int64_t line = 1;
         for (size_t i = 0; i < bad; i++) line += (*data)[i] == '\n';
         free(*data);
@@ -207,13 +207,13 @@ void itr_lower_ascii(char *s) {
 itr_status itr_lower_unicode(const char *s, char **out) {
     size_t n = strlen(s), bad;
     *out = NULL;
-    if (!itr_utf8_valid(s, n, &bad)) return itr_fail(ITR_E_FORMAT, "invalid UTF-8 at byte %zu of \"%.40s\"", bad, s);
+    if (!itr_utf8_check(s, n, &bad)) return itr_fail(ITR_E_FORMAT, "invalid UTF-8 at byte %zu of \"%.40s\"", bad, s);
     itr_sb b = {0};
     for (size_t i = 0; i < n;) {
         int32_t cp;
         i += itr_utf8_decode(s + i, n - i, &cp);
-        /* QUIRK(formats.md s3.4): simple case mapping; Python's str.lower() uses
-         * the full mapping (U+0130 -> "i\u0307"), irrelevant for captions. */
+        /* Known deviation (formats.md s3.4): utf8proc's simple case mapping;
+         * Python's str.lower() uses the full one (U+0130 -> "i\u0307"). */
         itr_sb_put_cp(&b, utf8proc_tolower(cp));
     }
     itr_sb_put(&b, "", 0);

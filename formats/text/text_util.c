@@ -91,7 +91,7 @@ size_t itr_utf8_decode(const char *s, size_t n, int32_t *cp) {
     return len;
 }
 
-int itr_utf8_valid(const char *s, size_t n, size_t *bad) {
+int itr_utf8_check(const char *s, size_t n, size_t *bad) {
     for (size_t i = 0; i < n;) {
         int32_t cp;
         size_t len = itr_utf8_decode(s + i, n - i, &cp);

@@ -368,12 +368,12 @@ static void contractions(itr_sb *cur, itr_sb *nxt) {
 itr_status itr_treebank_tokenize(const char *sentence, int flags, itr_tokens *out) {
     if (!sentence) return itr_fail(ITR_E_ARG, "treebank tokenizer: NULL text");
     size_t n = strlen(sentence), bad;
-    if (!itr_utf8_valid(sentence, n, &bad))
+    if (!itr_utf8_check(sentence, n, &bad))
         return itr_fail(ITR_E_FORMAT, "treebank tokenizer: invalid UTF-8 at byte %zu of \"%.40s\"", bad, sentence);
     itr_sb cur = {0}, nxt = {0};
     itr_sb_put(&cur, sentence, n);
     const int *rules = (flags & ITR_TOK_NLTK38) ? nltk38_rules : classic_rules;
-    for (const int *r = rules; *r != R_END; r++) {
+    for (const int *r = rules; *r != R_END && !cur.oom && !nxt.oom; r++) {
         if (*r == R_CONTRACTIONS) { contractions(&cur, &nxt); continue; }
         tb_text t = {cur.s, cur.len};
         nxt.len = 0;

@@ -146,7 +146,7 @@ itr_status itr_vocab_load_txt(const char *path, itr_vocab *v) {
     itr_status st = itr_text_read_file(path, &data, &n);
     if (st) return st;
     size_t bad;
-    if (!itr_utf8_valid(data, n, &bad)) {
+    if (!itr_utf8_check(data, n, &bad)) {
         free(data);
         return itr_fail(ITR_E_FORMAT, "%s: invalid UTF-8 at byte %zu", path, bad);
     }

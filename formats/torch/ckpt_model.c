@@ -94,6 +94,12 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+static int any_tensor(const itr_pyobj *d) {
+    for (size_t i = 0; d->kind == ITR_PY_DICT && i < d->u.dict.n; i++)
+        if (d->u.dict.vals[i]->kind == ITR_PY_TENSOR) return 1;
+    return 0;
+}
+
 static int all_tensors(const itr_pyobj *d) {
     if (d->kind != ITR_PY_DICT || d->u.dict.n == 0) return 0;
     for (size_t i = 0; i < d->u.dict.n; i++)
@@ -110,7 +116,7 @@ static itr_status load_weights(itr_checkpoint *c, const itr_pyobj *root) {
             snprintf(g, sizeof g, "%zu", i);
             if ((st = load_state_dict(c, g, model->u.seq.items[i]))) return st;
         }
-    } else if (model && model->kind == ITR_PY_DICT && !all_tensors(model)) {
+    } else if (model && model->kind == ITR_PY_DICT && !any_tensor(model)) {
         for (size_t i = 0; i < model->u.dict.n; i++) {
             const char *g = itr_py_str(model->u.dict.keys[i]);
             if (!g) return itr_fail(ITR_E_FORMAT, "%s: 'model' dict has a non-string key", c->path);

@@ -101,9 +101,7 @@ static itr_status memo_put(itr_vm *vm, uint64_t idx, itr_pyobj *v) {
     if (idx > 0xFFFFFFFFu) return itr_vm_fail(vm, ITR_E_LIMIT, "memo index %llu too large",
                                               (unsigned long long)idx);
     uint32_t k = (uint32_t)idx;
-    if (2 * (vm->memo_n + 1) > vm->memo_cap) {
-        if (vm->memo_n >= vm->opts->limits.max_memo)
-            return itr_vm_fail(vm, ITR_E_LIMIT, "more than %zu memo entries", vm->opts->limits.max_memo);
+    if (2 * (vm->memo_n + 1) > vm->memo_cap) {          /* keep the load under 1/2 */
         size_t cap = vm->memo_cap ? 2 * vm->memo_cap : 64;
         itr_memo_slot *m = calloc(cap, sizeof *m);
         if (!m) return itr_vm_fail(vm, ITR_E_NOMEM, "out of memory growing the memo");
@@ -119,7 +117,11 @@ static itr_status memo_put(itr_vm *vm, uint64_t idx, itr_pyobj *v) {
     }
     size_t s = (k * 2654435761u) & (vm->memo_cap - 1);
     while (vm->memo[s].val && vm->memo[s].key != k) s = (s + 1) & (vm->memo_cap - 1);
-    if (!vm->memo[s].val) vm->memo_n++;
+    if (!vm->memo[s].val) {
+        if (vm->memo_n >= vm->opts->limits.max_memo)
+            return itr_vm_fail(vm, ITR_E_LIMIT, "more than %zu memo entries", vm->opts->limits.max_memo);
+        vm->memo_n++;
+    }
     vm->memo[s].key = k;
     vm->memo[s].val = v;
     return ITR_OK;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "itr/tensor.h"
+#include "itr/config.h"
 #include "itr/weights.h"
 
 #ifdef __cplusplus
@@ -89,6 +90,7 @@ itr_status itr_h5_write_strings(itr_h5 *f, const char *dset, const char *const *
 itr_status itr_h5_set_attr_str(itr_h5 *f, const char *obj, const char *name, const char *v);
 itr_status itr_h5_set_attr_i64(itr_h5 *f, const char *obj, const char *name, int64_t v);
 itr_status itr_h5_set_attr_f64(itr_h5 *f, const char *obj, const char *name, double v);
+itr_status itr_h5_set_attr_i8(itr_h5 *f, const char *obj, const char *name, int8_t v);   /* booleans */
 itr_status itr_h5_make_group(itr_h5 *f, const char *group);
 
 /* Loads every /weights/<group>/<key> dataset into w, which the caller has
@@ -106,6 +108,27 @@ itr_status itr_h5_load_weights(itr_h5 *f, itr_weights *w);
  * when that changes the type, attribute orig_dtype names the original
  * ("torch.float64"). /weights is created even for an empty store. */
 itr_status itr_h5_save_weights(itr_h5 *f, const itr_weights *w);
+
+/* ---- Converted-weights files (formats.md s4.2) -------------------------- */
+
+/* Provenance written as root attributes of a converted-weights file; NULL
+ * strings and negative / NaN numbers are left out. */
+typedef struct itr_h5_weights_meta {
+    const char *model, *variant, *upstream;
+    const char *checkpoint;       /* source file basename            */
+    const char *container;        /* "torch-legacy" | "torch-zip"     */
+    const char *state_dict_path;  /* "model" for list checkpoints, "" for flat dicts */
+    int64_t epoch, eiters;        /* < 0: absent                      */
+    double best_rsum, best_loss;  /* NaN: absent                      */
+} itr_h5_weights_meta;
+
+/* Writes the whole s4.2 layout to `path`: root attrs itr_kind = "weights",
+ * itr_version = 1 and the provenance; /config with one typed attribute per
+ * opt field (int64, float64, int8 for bools, UTF-8 strings, "None" for None,
+ * lists as their JSON text) plus "_json" = every field as one JSON object;
+ * /weights/<group>/<key>. opt may be NULL. */
+itr_status itr_h5_write_weights_file(const char *path, const itr_weights *w, const itr_config *opt,
+                                     const itr_h5_weights_meta *meta);
 
 #ifdef __cplusplus
 }

@@ -286,8 +286,10 @@ typedef struct itr_tfidf {
     double *val;             /* nnz float64 TF-IDF weights              */
 } itr_tfidf;
 
-/* Tokenises one document (UTF-8, need not be NUL-free beyond len) and calls
- * emit(token, token_len, ctx) for each token in order; cls NULL = built-in. */
+/* Tokenises one document, the UTF-8 bytes doc[0 .. len), and calls
+ * emit(token, token_len, ctx) for each token in order (token is
+ * NUL-terminated); cls NULL = built-in table. A non-OK status from emit
+ * stops the scan and is returned; invalid UTF-8 is ITR_E_FORMAT. */
 itr_status itr_sklearn_tokenize(const char *doc, size_t len, const itr_text_class *cls,
                                 itr_status (*emit)(const char *tok, size_t n, void *ctx),
                                 void *ctx);

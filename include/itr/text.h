@@ -126,7 +126,7 @@ void itr_lower_ascii(char *s);
 itr_status itr_lower_unicode(const char *s, char **out);
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF);
  * else 0 with *bad = offset of the first bad byte (bad may be NULL). */
-int itr_utf8_valid(const char *s, size_t n, size_t *bad);
+int itr_utf8_check(const char *s, size_t n, size_t *bad);
 
 /* ---- nltk word_tokenize (s3.3, vsepp_vseinfty Appendix A) --------------- */
 enum {

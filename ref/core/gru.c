@@ -35,18 +35,23 @@ itr_status itr_gru_load(itr_gru *g, itr_weights *w, const char *group, const cha
             const float **slots[4] = {&g->w_ih[l][d], &g->w_hh[l][d], &g->b_ih[l][d], &g->b_hh[l][d]};
             const char *names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
             int64_t shapes[4][2] = {{H3, in_l}, {H3, hidden}, {H3, 0}, {H3, 0}};
-            /* bias=False GRUs have no bias keys at all */
+            /* bias=False GRUs have no bias keys at all; one bias without the
+             * other is an error (the missing one is reported by name) */
             snprintf(key, sizeof key, "%sbias_ih_l%d%s", prefix, l, sfx);
             int has_bias = itr_weights_has(w, group, key);
+            snprintf(key, sizeof key, "%sbias_hh_l%d%s", prefix, l, sfx);
+            has_bias = has_bias || itr_weights_has(w, group, key);
             for (int k = 0; k < 4; k++) {
                 if (k >= 2 && !has_bias) continue;
                 snprintf(key, sizeof key, "%s%s_l%d%s", prefix, names[k], l, sfx);
-                *slots[k] = itr_weights_f32(w, group, key, k < 2 ? 2 : 1, shapes[k]);
-                if (!*slots[k] && first == ITR_OK) first = ITR_E_KEY;
+                const itr_tensor *t = NULL;
+                itr_status st = itr_weights_get(w, group, key, k < 2 ? 2 : 1, shapes[k], &t);
+                *slots[k] = st ? NULL : (const float *)t->data;
+                if (st && first == ITR_OK) first = st;   /* ITR_E_KEY, _SHAPE or _DTYPE */
             }
         }
     }
-    if (first) return itr_fail(first, "%s: GRU weights under '%s%s': %s", w->source ? w->source : "weights",
+    if (first) return itr_fail(first, "%s: GRU weights under '%s/%s': %s", w->source ? w->source : "weights",
                                group, prefix, w->problems ? w->problems : "");
     return ITR_OK;
 }

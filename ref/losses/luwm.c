@@ -45,7 +45,7 @@ static double poly_eval(const double c[3], double x, int f32) {
  * along a row (stride 1) or a column (stride B). */
 typedef struct luwm_query {
     const double *S;
-    int64_t B, q;                /* query index (row or column)          */
+    int64_t q;                   /* query index (row or column)          */
     int64_t stride_q, stride_k;  /* S[q * stride_q + k * stride_k]       */
 } luwm_query;
 
@@ -63,7 +63,7 @@ static itr_status luwm_core(const double *S, int64_t B, const itr_luwm_params *p
     if (dS) memset(dS, 0, (size_t)(B * B) * sizeof *dS);
     for (int pass = 0; pass < 2; pass++) {          /* 0: rows (images), 1: columns */
         for (int64_t q = 0; q < B; q++) {
-            luwm_query Q = {S, B, q, pass == 0 ? B : 1, pass == 0 ? 1 : B};
+            luwm_query Q = {S, q, pass == 0 ? B : 1, pass == 0 ? 1 : B};
             double pos = at(&Q, q);
             if (!(pos < thr))
                 return itr_fail(ITR_E_ARG,

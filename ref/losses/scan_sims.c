@@ -250,29 +250,19 @@ static itr_status scan_core(const itr_scan_params *p, const double *im, int64_t 
     int64_t n = R > Lmax ? R : Lmax;     /* upper bound of nq and nc */
     xattn_ws w;
     double *buf = NULL;
-    int64_t need = 4 * n * n + n + n * d + 2 * n + d;
-    itr_status st = itr_loss_alloc_d(&buf, need, "itr_scan_scores");
+    /* one block: A0, A2, P, dP, dA (n x n each) | nrm, cosv, dc (n) | att (n x d) | da (d) */
+    itr_status st = itr_loss_alloc_d(&buf, 5 * n * n + 3 * n + n * d + d, "itr_scan_scores");
     if (st) return st;
-    w.A0 = buf;
-    w.A2 = w.A0 + n * n;
-    w.P = w.A2 + n * n;
-    w.dP = w.P + n * n;
-    w.dA = w.dP + n * n;   /* shares nothing with A0..dP; sized n*n below */
-    w.nrm = w.dA;          /* placeholder, fixed right after */
-    /* layout: A0 | A2 | P | dP | dA(n*n) ... carve the rest explicitly */
-    free(buf);
-    need = 5 * n * n + n + n * d + 2 * n + d;
-    if ((st = itr_loss_alloc_d(&buf, need, "itr_scan_scores"))) return st;
     w.A0 = buf;
     w.A2 = w.A0 + n * n;
     w.P = w.A2 + n * n;
     w.dP = w.P + n * n;
     w.dA = w.dP + n * n;
     w.nrm = w.dA + n * n;
-    w.att = w.nrm + n;
-    w.cosv = w.att + n * d;
+    w.cosv = w.nrm + n;
     w.dc = w.cosv + n;
-    w.da = w.dc + n;
+    w.att = w.dc + n;
+    w.da = w.att + n * d;
     if (dS) {
         memset(dim, 0, (size_t)(B * R * d) * sizeof *dim);
         memset(ds, 0, (size_t)(B * Lmax * d) * sizeof *ds);

@@ -94,9 +94,10 @@ itr_status itr_scores_backward_core(itr_measure m, const double *im, const doubl
             }
             double n = itr_rnd(sqrt(itr_rnd(acc, f32)), f32);
             /* QUIRK(vsepp-order-sqrt): autograd's sqrt backward is grad/(2*result);
-             * a pair with s_j <= im_i in every coordinate has n = 0 and gets
-             * (+-inf or NaN) * 0 = NaN, which upstream then spreads into im and s.
-             * We reproduce it rather than invent a subgradient. */
+             * a pair with s_j <= im_i in every coordinate has n = 0, so pow's
+             * backward gives (+-inf or NaN) * 0 = NaN, which clamp's where()
+             * keeps exactly at the coordinates with s_j[k] == im_i[k] and
+             * zeroes elsewhere. Reproduced rather than inventing a subgradient. */
             double t = itr_rnd(-g / itr_rnd(2.0 * n, f32), f32);
             for (int64_t k = 0; k < d; k++) {
                 double diff = itr_rnd(y[k] - x[k], f32);

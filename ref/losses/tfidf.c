@@ -172,7 +172,7 @@ itr_status itr_tfidf_fit_transform(const char *const *docs, int64_t n_docs,
             itr_fail_context(st, "tfidf: caption line %lld", (long long)r);
             break;
         }
-        qsort(ids.a, (size_t)ids.n, sizeof *ids.a, cmp_i64);
+        if (ids.n > 1) qsort(ids.a, (size_t)ids.n, sizeof *ids.a, cmp_i64);
         for (int64_t k = 0; k < ids.n && !st; k++) {
             if (k > 0 && ids.a[k] == ids.a[k - 1]) {
                 counts.a[counts.n - 1]++;

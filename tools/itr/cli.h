@@ -10,5 +10,7 @@ typedef struct itr_cli_command {
 
 int itr_cmd_conform(int argc, char **argv);
 int itr_cmd_metrics(int argc, char **argv);
+int itr_cmd_convert(int argc, char **argv);
+int itr_cmd_inspect(int argc, char **argv);
 
 #endif

@@ -7,6 +7,8 @@
 static const itr_cli_command COMMANDS[] = {
     {"conform", "run a golden case .h5 and compare every output", itr_cmd_conform},
     {"metrics", "recall metrics of a similarity matrix file", itr_cmd_metrics},
+    {"inspect", "describe a checkpoint, .npy or joblib file (keys, opt, tensors)", itr_cmd_inspect},
+    {"convert", "checkpoint -> HDF5 weights layout", itr_cmd_convert},
 };
 
 static void usage(FILE *f) {
