@@ -146,6 +146,38 @@ static double tolerance(itr_h5 *f, const char *dset, const char *name, double de
     return def;
 }
 
+/* A string golden (e.g. a vocabulary): equal count and every string equal. */
+static itr_status compare_strings(itr_case *c, const itr_probe *probe, const char *dset, const char *name,
+                                  itr_conform_row *row) {
+    char **want = NULL;
+    size_t n_want = 0, n_got = 0;
+    itr_status st = itr_h5_read_strings(c->h5, dset, &want, &n_want);
+    if (st) return st;
+    row->ndim = 1;
+    row->shape[0] = (int64_t)n_want;
+    row->exact = 1;
+    row->worst_index = -1;
+    row->numel = (int64_t)n_want;
+    char *const *got = itr_probe_get_strings(probe, name, &n_got);
+    if (!got) {
+        row->status = ITR_ROW_NOT_CHECKED;
+    } else if (n_got != n_want) {
+        row->got_ndim = 1;
+        row->got_shape[0] = (int64_t)n_got;
+        row->status = ITR_ROW_SHAPE;
+    } else {
+        for (size_t i = 0; i < n_want; i++)
+            if (strcmp(want[i], got[i]) != 0) {
+                if (row->worst_index < 0) row->worst_index = (int64_t)i;
+                row->n_bad++;
+            }
+        row->max_abs = row->n_bad ? 1.0 : 0.0;
+        row->status = row->n_bad ? ITR_ROW_FAIL : ITR_ROW_PASS;
+    }
+    itr_h5_free_names(want, n_want);
+    return ITR_OK;
+}
+
 static itr_status compare_output(itr_case *c, const itr_family *fam, const itr_probe *probe,
                                  const char *name, itr_conform_row *row) {
     char dset[512];
@@ -153,6 +185,11 @@ static itr_status compare_output(itr_case *c, const itr_family *fam, const itr_p
     itr_h5_read_opts any = {-1, NULL, 1};
     snprintf(dset, sizeof dset, "/outputs/%s", name);
     snprintf(row->name, sizeof row->name, "%s", name);
+    itr_dtype stored;
+    int rank;
+    int64_t shape[ITR_MAX_DIMS];
+    if (itr_h5_info(c->h5, dset, &stored, &rank, shape) == ITR_E_DTYPE)
+        return compare_strings(c, probe, dset, name, row);   /* not numeric: strings */
     itr_status st = itr_h5_read(c->h5, dset, ITR_F64, &any, &want);
     if (st) return st;
     row->ndim = want.ndim;

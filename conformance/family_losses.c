@@ -483,7 +483,10 @@ static itr_status run_vsl(itr_case *c, itr_probe *out) {
         itr_fail_context(st, "%s: /inputs/captions_text", c->path);
         goto done;
     }
-    if ((st = report_tfidf(c, out, &tf, itr_i64(&ids), itr_i64(&img_ids), B, cpi))) goto done;
+    if ((st = report_tfidf(c, out, &tf, itr_i64(&ids), itr_i64(&img_ids), B, cpi))) {
+        itr_fail_context(st, "%s: /inputs/ids, /inputs/img_ids", c->path);
+        goto done;
+    }
     size_t n = (size_t)(B * B);
     C = malloc(n * sizeof *C);
     T = malloc(n * sizeof *T);
@@ -514,7 +517,8 @@ static itr_status run_vsl(itr_case *c, itr_probe *out) {
         (st = put_matrix(c, out, "grad_vsl", B, g[1])) ||
         (st = put_matrix(c, out, "grad_total", B, g[2])))
         goto done;
-    /* tfidf_vocab (strings) is not reportable through the numeric probe. */
+    if (itr_case_wants(c, "tfidf_vocab"))
+        st = itr_probe_put_strings(out, "tfidf_vocab", (const char *const *)tf.vocab, (size_t)tf.n_terms);
 done:
     free(C);
     free(T);

@@ -198,6 +198,30 @@ itr_status itr_ids_load(const char *path, int64_t **ids, int64_t *n) {
 
 itr_status itr_precaps_load(const char *path, itr_id_seqs *out) { return load_ids(path, 0, out); }
 
+/* ---- caption <-> image rows ------------------------------------------------------ */
+itr_status itr_precomp_pairing_get(int64_t n_rows, int64_t n_lines, const char *split,
+                                   itr_precomp_pairing *out) {
+    memset(out, 0, sizeof *out);
+    if (n_rows <= 0 || n_lines <= 0)
+        return itr_fail(ITR_E_SHAPE, "precomp data: %lld image rows, %lld caption lines", (long long)n_rows,
+                        (long long)n_lines);
+    /* QUIRK(scan_sgraf.md QUIRK-D1): one row per caption when the counts match */
+    out->im_div = n_rows != n_lines ? 5 : 1;
+    out->n_captions = n_lines;
+    /* QUIRK(scan_sgraf.md QUIRK-D2): the dev split is cut to 5000 captions */
+    if (split && strcmp(split, "dev") == 0 && n_lines > 5000) out->n_captions = 5000;
+    if (out->n_captions % 5)
+        return itr_fail(ITR_E_SHAPE, "precomp data: %lld captions is not 5 per image", (long long)out->n_captions);
+    if ((out->n_captions - 1) / out->im_div >= n_rows)
+        return itr_fail(ITR_E_SHAPE, "precomp data: %lld captions need %lld image rows (im_div %lld), the .npy has %lld",
+                        (long long)out->n_captions, (long long)((out->n_captions - 1) / out->im_div + 1),
+                        (long long)out->im_div, (long long)n_rows);
+    out->n_images = out->n_captions / 5;
+    return ITR_OK;
+}
+
+int64_t itr_precomp_image_row(const itr_precomp_pairing *p, int64_t image) { return 5 * image / p->im_div; }
+
 /* ---- lowercasing ------------------------------------------------------------------- */
 void itr_lower_ascii(char *s) {
     for (; *s; s++)

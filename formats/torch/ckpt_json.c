@@ -67,7 +67,10 @@ static void jnum(jbuf *b, double d) {
         jput(b, "null");
         return;
     }
-    snprintf(tmp, sizeof tmp, "%.17g", d);
+    for (int prec = 1; prec <= 17; prec++) {     /* shortest text that reads back exactly */
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
     /* keep floats recognisable as floats ("9.0", not "9") */
     if (!strpbrk(tmp, ".eE")) strcat(tmp, ".0");
     jput(b, tmp);

@@ -19,9 +19,11 @@ static itr_status zip_err(const char *src, const char *what, zip_error_t *e) {
     return st;
 }
 
-/* Reads entry i (stored, unencrypted, exactly `size` bytes) into the arena. */
+/* Reads entry i (stored, unencrypted, exactly `size` bytes) into the arena.
+ * file_len bounds the size before anything is allocated (s5 rule 6): a
+ * stored entry cannot be larger than the archive that holds it. */
 static itr_status read_entry(zip_t *za, zip_uint64_t i, const char *name, itr_pyarena *a, const char *src,
-                             uint8_t **out, size_t *size) {
+                             size_t file_len, uint8_t **out, size_t *size) {
     zip_stat_t zs;
     zip_stat_init(&zs);
     if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &zs) != 0)
@@ -30,8 +32,11 @@ static itr_status read_entry(zip_t *za, zip_uint64_t i, const char *name, itr_py
         return itr_fail(ITR_E_UNSUPPORTED, "%s: zip entry '%s' is encrypted", src, name);
     if (!(zs.valid & ZIP_STAT_COMP_METHOD) || zs.comp_method != ZIP_CM_STORE)
         return itr_fail(ITR_E_UNSUPPORTED, "%s: zip entry '%s' is compressed (torch stores entries)", src, name);
-    if (!(zs.valid & ZIP_STAT_SIZE) || zs.size > (zip_uint64_t)(size_t)-1 - 1)
-        return itr_fail(ITR_E_FORMAT, "%s: zip entry '%s' has no usable size", src, name);
+    if (!(zs.valid & ZIP_STAT_SIZE) || !(zs.valid & ZIP_STAT_COMP_SIZE) || zs.comp_size != zs.size)
+        return itr_fail(ITR_E_FORMAT, "%s: zip entry '%s': stored sizes disagree", src, name);
+    if (zs.size > (zip_uint64_t)file_len)
+        return itr_fail(ITR_E_FORMAT, "%s: zip entry '%s' claims %llu bytes in a %zu-byte file", src, name,
+                        (unsigned long long)zs.size, file_len);
     uint8_t *buf = itr_pyarena_alloc(a, (size_t)zs.size + 1);
     if (!buf) return itr_fail_context(ITR_E_LIMIT, "%s: zip entry '%s'", src, name);
     zip_file_t *zf = zip_fopen_index(za, i, 0);
@@ -66,8 +71,8 @@ static void byteswap(uint8_t *p, size_t nbytes, size_t esz) {
 }
 
 /* Everything that needs the open archive; za is closed by the caller. */
-static itr_status read_archive(zip_t *za, itr_pyarena *a, const char *src, itr_storage_table *tab,
-                               itr_pyobj **root) {
+static itr_status read_archive(zip_t *za, size_t file_len, itr_pyarena *a, const char *src,
+                               itr_storage_table *tab, itr_pyobj **root) {
     zip_int64_t n = zip_get_num_entries(za, 0);
     if (n < 0 || n > MAX_ENTRIES)
         return itr_fail(ITR_E_LIMIT, "%s: zip container with %lld entries", src, (long long)n);
@@ -95,7 +100,7 @@ static itr_status read_archive(zip_t *za, itr_pyarena *a, const char *src, itr_s
 
     uint8_t *pk;
     size_t pk_len;
-    itr_status st = read_entry(za, (zip_uint64_t)pkl, "data.pkl", a, src, &pk, &pk_len);
+    itr_status st = read_entry(za, (zip_uint64_t)pkl, "data.pkl", a, src, file_len, &pk, &pk_len);
     if (st) return st;
     itr_pickle_opts o;
     itr_pickle_opts_default(&o);
@@ -118,7 +123,7 @@ static itr_status read_archive(zip_t *za, itr_pyarena *a, const char *src, itr_s
         if (strcmp(rest, "byteorder") == 0) {
             uint8_t *bo;
             size_t bl;
-            if ((st = read_entry(za, (zip_uint64_t)i, rest, a, src, &bo, &bl))) return st;
+            if ((st = read_entry(za, (zip_uint64_t)i, rest, a, src, file_len, &bo, &bl))) return st;
             if (bl >= 3 && memcmp(bo, "big", 3) == 0) big = 1;
             else if (!(bl >= 6 && memcmp(bo, "little", 6) == 0))
                 return itr_fail(ITR_E_FORMAT, "%s: zip byteorder record is neither 'little' nor 'big'", src);
@@ -131,7 +136,7 @@ static itr_status read_archive(zip_t *za, itr_pyarena *a, const char *src, itr_s
         if (s->data) return itr_fail(ITR_E_FORMAT, "%s: zip container has two records '%s'", src, name);
         uint8_t *d;
         size_t dl;
-        if ((st = read_entry(za, (zip_uint64_t)i, name, a, src, &d, &dl))) return st;
+        if ((st = read_entry(za, (zip_uint64_t)i, name, a, src, file_len, &d, &dl))) return st;
         if ((uint64_t)s->numel > dl / s->elem_size)
             return itr_fail(ITR_E_FORMAT, "%s: zip record '%s' has %zu bytes, storage needs %lld x %zu", src, name,
                             dl, (long long)s->numel, s->elem_size);
@@ -162,7 +167,7 @@ itr_status itr_ckpt_zip_read(itr_pyarena *a, const uint8_t *buf, size_t len, con
     itr_storage_table tab;
     memset(&tab, 0, sizeof tab);
     tab.src = src;
-    itr_status st = read_archive(za, a, src, &tab, root);
+    itr_status st = read_archive(za, len, a, src, &tab, root);
     zip_discard(za);                  /* read-only: nothing to write back */
     itr_storage_table_free(&tab);
     return st;

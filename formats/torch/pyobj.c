@@ -2,6 +2,7 @@
  * containers, key equality and a bounded repr (specs formats.md s1.7.1, s5
  * rule 4: walkers of the tree bound their depth and work). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pickle_internal.h"
@@ -138,6 +139,15 @@ void itr_py_walk_limits_default(itr_py_walk_limits *l) {
 
 /* ---------------------------------------------------------------- repr */
 
+/* Shortest "%.Ng" that reads back as the same double (as Python prints). */
+static void fmt_double(char *buf, size_t n, double d) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    if (strspn(buf, "-0123456789") == strlen(buf) && strlen(buf) + 3 <= n) strcat(buf, ".0");   /* 9 -> 9.0 */
+}
+
 typedef struct repr_buf {
     char *buf;
     size_t n, len;
@@ -188,7 +198,7 @@ static void repr_rec(repr_buf *r, const itr_pyobj *o, int depth) {
     case ITR_PY_BOOL: put(r, o->u.i ? "True" : "False"); break;
     case ITR_PY_INT: snprintf(tmp, sizeof tmp, "%lld", (long long)o->u.i); put(r, tmp); break;
     case ITR_PY_BIGINT: snprintf(tmp, sizeof tmp, "<int of %zu bytes>", o->u.bytes.len); put(r, tmp); break;
-    case ITR_PY_FLOAT: snprintf(tmp, sizeof tmp, "%.17g", o->u.f); put(r, tmp); break;
+    case ITR_PY_FLOAT: fmt_double(tmp, sizeof tmp, o->u.f); put(r, tmp); break;
     case ITR_PY_STR: case ITR_PY_PY2STR:
         put_text(r, (const uint8_t *)o->u.bytes.text, strlen(o->u.bytes.text), "");
         break;
@@ -256,7 +266,7 @@ static void repr_rec(repr_buf *r, const itr_pyobj *o, int depth) {
         break;
     }
     case ITR_PY_SCALAR:
-        if (o->u.scalar.dtype.kind == 'f') snprintf(tmp, sizeof tmp, "%.17g", o->u.scalar.f);
+        if (o->u.scalar.dtype.kind == 'f') fmt_double(tmp, sizeof tmp, o->u.scalar.f);
         else snprintf(tmp, sizeof tmp, "%lld", (long long)o->u.scalar.i);
         put(r, tmp);
         break;

@@ -17,7 +17,9 @@ extern "C" {
 
 typedef struct itr_probe_item {
     char *name;
-    itr_tensor t;           /* owned copy */
+    itr_tensor t;           /* owned copy (numeric items)              */
+    char **strs;            /* owned copy (string-list items), or NULL */
+    size_t n_strs;
 } itr_probe_item;
 
 typedef struct itr_probe {
@@ -38,7 +40,13 @@ itr_status itr_probe_put_scalar(itr_probe *p, const char *name, double v);
 /* Moves t into the probe (no copy; *t is reset). */
 itr_status itr_probe_take(itr_probe *p, const char *name, itr_tensor *t);
 
+/* A list of UTF-8 strings (e.g. a vocabulary in column order). */
+itr_status itr_probe_put_strings(itr_probe *p, const char *name, const char *const *strs, size_t n);
+
+/* The numeric item of that name, or NULL (also for string items). */
 const itr_tensor *itr_probe_get(const itr_probe *p, const char *name);
+/* The string item of that name (its count in *n), or NULL. */
+char *const *itr_probe_get_strings(const itr_probe *p, const char *name, size_t *n);
 /* 1 when the caller is collecting (p != NULL): skip costly intermediates otherwise. */
 static inline int itr_probe_on(const itr_probe *p) { return p != NULL; }
 

@@ -119,6 +119,25 @@ itr_status itr_ids_load(const char *path, int64_t **ids, int64_t *n);
  * given (they already hold <start> ... <end>). */
 itr_status itr_precaps_load(const char *path, itr_id_seqs *out);
 
+/* How a precomp loader pairs caption lines with .npy image rows
+ * (scan_sgraf.md s9.1; also VSE++, VSRN, GSMN, VSE-infinity, 3SHNet):
+ *   QUIRK-D1: im_div = 5 when the .npy has a different number of rows than
+ *     there are caption lines (counted before any cut), else 1 -- Flickr30K
+ *     dev stores one image row per caption (5070 rows, 5070 lines);
+ *     caption k uses image row k / im_div;
+ *   QUIRK-D2: split "dev" uses only the first 5000 captions (1000 images;
+ *     upstream would fail on fewer lines, itr keeps them all).
+ * Evaluation pairs image i with captions 5i..5i+4 and takes its features
+ * from row itr_precomp_image_row(p, i) = 5i / im_div. */
+typedef struct itr_precomp_pairing {
+    int64_t im_div;           /* 5 or 1 */
+    int64_t n_captions;       /* captions used, after the dev cut */
+    int64_t n_images;         /* n_captions / 5 */
+} itr_precomp_pairing;
+itr_status itr_precomp_pairing_get(int64_t n_rows, int64_t n_lines, const char *split,
+                                   itr_precomp_pairing *out);
+int64_t itr_precomp_image_row(const itr_precomp_pairing *p, int64_t image);
+
 /* Lowercasing in place: ASCII letters only (Python 2 str.lower(), bytes.lower();
  * what SCAN/SGRAF/VSE++/VSRN do), or Python 3 str.lower() with utf8proc's
  * simple case mapping into a fresh string (VSE-infinity BiGRU). */

@@ -417,6 +417,32 @@ static void test_caption_files(void **state) {
     assert_int_equal(itr_precaps_load(ITR_SOURCE_DIR "/nope.txt", &s), ITR_E_IO);
 }
 
+/* scan_sgraf.md s9.1 table: im_div and the dev cut. */
+static void test_precomp_pairing(void **state) {
+    (void)state;
+    itr_precomp_pairing p;
+    assert_int_equal(itr_precomp_pairing_get(1000, 5000, "test", &p), ITR_OK);       /* f30k test */
+    assert_int_equal(p.im_div, 5);
+    assert_int_equal(p.n_images, 1000);
+    assert_int_equal(itr_precomp_image_row(&p, 7), 7);
+    assert_int_equal(itr_precomp_pairing_get(5070, 5070, "dev", &p), ITR_OK);        /* f30k dev */
+    assert_int_equal(p.im_div, 1);
+    assert_int_equal(p.n_captions, 5000);
+    assert_int_equal(p.n_images, 1000);
+    assert_int_equal(itr_precomp_image_row(&p, 7), 35);
+    assert_int_equal(itr_precomp_pairing_get(5000, 25000, "dev", &p), ITR_OK);       /* coco dev */
+    assert_int_equal(p.im_div, 5);
+    assert_int_equal(p.n_captions, 5000);
+    assert_int_equal(itr_precomp_pairing_get(5000, 25000, "testall", &p), ITR_OK);
+    assert_int_equal(p.n_images, 5000);
+    assert_int_equal(itr_precomp_pairing_get(100, 500, NULL, &p), ITR_OK);
+    assert_int_equal(itr_precomp_pairing_get(100, 502, "test", &p), ITR_E_SHAPE);
+    assert_non_null(strstr(itr_last_error(), "not 5 per image"));
+    assert_int_equal(itr_precomp_pairing_get(90, 500, "test", &p), ITR_E_SHAPE);
+    assert_non_null(strstr(itr_last_error(), "need 100 image rows"));
+    assert_int_equal(itr_precomp_pairing_get(0, 500, "test", &p), ITR_E_SHAPE);
+}
+
 /* ---- end to end against upstream's ids ------------------------------------------- */
 
 /* GSMN's precaps ids were made from the same caption lines with SCAN-style ids. */
@@ -532,6 +558,7 @@ int main(void) {
         cmocka_unit_test(test_caption_encode),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_caption_files),
+        cmocka_unit_test(test_precomp_pairing),
         cmocka_unit_test(test_gsmn_precaps_match),
         cmocka_unit_test(test_vseinf_bigru_ids),
         cmocka_unit_test(test_eval_caption_files),

@@ -38,7 +38,7 @@ static void check_sample(const json_t *all, const char *name, itr_container want
     int bad = pyx_check_file(c->root, all, name, &n);
     printf("  %zu entries checked, %d mismatches\n", n, bad);
     assert_int_equal(bad, 0);
-    assert_true(n > 10);
+    assert_true(n >= 5);
     itr_checkpoint_free(c);
 }
 
@@ -298,8 +298,8 @@ static void test_zip_built(void **state) {
     memset(&z, 0, sizeof z);
     zb_add(&z, "p/data.pkl", LIT(PKL_OK), 0, 0);
     zb_add(&z, "p/data/0", VALS, 8, 0, 0);
-    zb_add(&z, "p/data/0", VALS, 8, 0, 0);
-    zip_expect(&z, ITR_E_FORMAT, "two records");
+    zb_add(&z, "p/data/0", VALS, 8, 0, 0);                /* libzip refuses duplicate names */
+    zip_expect(&z, ITR_E_FORMAT, "not a valid zip");
     memset(&z, 0, sizeof z);
     zb_add(&z, "p/data.pkl", LIT(PKL_OK), 0, 0);
     zb_add(&z, "q/data.pkl", LIT(PKL_OK), 0, 0);
@@ -349,6 +349,27 @@ static void test_zip_built(void **state) {
     zb_add(&z, "p/data.pkl", LIT("\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00"
                                  "0X\x03\x00\x00\x00" "cpu\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7ftQ."), 0, 0);
     zip_expect(&z, ITR_E_LIMIT, "too large");
+}
+
+/* A central directory that claims a 4 GB stored entry in a 4 KB file (found
+ * by the fuzzer; libzip accepted it): rejected before anything is allocated. */
+static void test_zip_size_claims(void **state) {
+    (void)state;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    assert_int_equal(itr_read_file(FX "views_zip_torch113.pt", 1 << 20, &b, &n), ITR_OK);
+    int patched = 0;
+    for (size_t i = 0; i + 46 < n; i++) {
+        if (memcmp(b + i, "PK\x01\x02", 4) != 0) continue;
+        size_t nl = (size_t)b[i + 28] | ((size_t)b[i + 29] << 8);
+        if (i + 46 + nl <= n && nl >= 6 && memcmp(b + i + 46 + nl - 6, "data/8", 6) == 0) {
+            memcpy(b + i + 24, "\x04\x00\x00\xfe", 4);    /* uncompressed size only */
+            patched = 1;
+        }
+    }
+    assert_true(patched);
+    expect_load_fail(b, n, ITR_E_FORMAT, "stored sizes disagree");
+    free(b);
 }
 
 /* ---------------------------------------------------------------- object model */
@@ -537,7 +558,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples_expected), cmocka_unit_test(test_samples_model),
         cmocka_unit_test(test_fixture_checkpoints), cmocka_unit_test(test_detect),
-        cmocka_unit_test(test_zip_built),        cmocka_unit_test(test_object_model),
+        cmocka_unit_test(test_zip_built),        cmocka_unit_test(test_zip_size_claims),
+        cmocka_unit_test(test_object_model),
         cmocka_unit_test(test_legacy_built),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
