@@ -8,6 +8,8 @@ static const itr_family FAMILIES[] = {
     {"metrics", itr_family_metrics_run, 1},
     {"vsepp", itr_family_vsepp_run, 0},
     {"losses", itr_family_losses_run, 0},
+    {"scan", itr_family_scan_run, 0},
+    {"sgraf", itr_family_sgraf_run, 0},
 };
 
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])

@@ -7,8 +7,8 @@ bash scripts/install-deps.sh
 jobs=$(nproc)
 min_cov=${ITR_MIN_COVERAGE:-85}
 
-echo "== build (Release, -Werror)"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DITR_WERROR=ON >/dev/null
+echo "== build (RelWithDebInfo, -Werror)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITR_WERROR=ON >/dev/null
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release -j"$jobs" --output-on-failure
 
@@ -24,5 +24,5 @@ cmake --build build/coverage -j"$jobs"
 ctest --test-dir build/coverage -j"$jobs" --output-on-failure
 gcovr --root . --object-directory build/coverage \
       --filter 'ref/' --filter 'formats/' --exclude '.*/tests/.*' \
-      --print-summary --fail-under-line "$min_cov" -o build/coverage/coverage.txt
+      --print-summary --fail-under-line "$min_cov" -o build/coverage/coverage.txt build/coverage
 tail -n 25 build/coverage/coverage.txt

@@ -11,6 +11,9 @@ static char *dup_str(const char *s) {
     return d;
 }
 
+/* True when v is a finite double inside the range of int64_t. */
+static int fits_int64(double v) { return v >= -9223372036854775808.0 && v < 9223372036854775808.0; }
+
 void itr_config_init(itr_config *c) { memset(c, 0, sizeof *c); }
 
 void itr_config_free(itr_config *c) {
@@ -85,7 +88,7 @@ itr_status itr_config_set_float(itr_config *c, const char *name, double v) {
     if (!e) return NOMEM();
     e->type = ITR_CFG_FLOAT;
     e->d = v;
-    e->i = (int64_t)v;
+    e->i = fits_int64(v) ? (int64_t)v : 0;   /* casting out-of-range doubles is UB */
     return ITR_OK;
 }
 
@@ -111,7 +114,10 @@ itr_status itr_config_get_int(const itr_config *c, const char *name, int64_t def
     *out = def;
     if (!e || e->type == ITR_CFG_NONE) return ITR_OK;
     if (e->type == ITR_CFG_INT || e->type == ITR_CFG_BOOL) { *out = e->i; return ITR_OK; }
-    if (e->type == ITR_CFG_FLOAT && e->d == (double)(int64_t)e->d) { *out = (int64_t)e->d; return ITR_OK; }
+    if (e->type == ITR_CFG_FLOAT && fits_int64(e->d) && e->d == (double)(int64_t)e->d) {
+        *out = (int64_t)e->d;
+        return ITR_OK;
+    }
     return itr_fail(ITR_E_DTYPE, "opt.%s is not an integer", name);
 }
 

@@ -47,7 +47,7 @@ void itr_checkpoint_free(itr_checkpoint *c) {
 /* Takes ownership of data (malloc'ed) in every case. */
 static itr_status load_owned(uint8_t *data, size_t len, const char *name, itr_checkpoint **out) {
     *out = NULL;
-    itr_container kind;
+    itr_container kind = ITR_CONTAINER_LEGACY;
     itr_status st = itr_checkpoint_detect(data, len, name, &kind);
     if (st) {
         free(data);
@@ -99,7 +99,7 @@ itr_status itr_checkpoint_load_buffer(const void *buf, size_t len, const char *n
 itr_status itr_checkpoint_load(const char *path, itr_checkpoint **out) {
     if (!path || !out) return itr_fail(ITR_E_ARG, "itr_checkpoint_load: NULL argument");
     *out = NULL;
-    uint8_t *data;
+    uint8_t *data = NULL;
     size_t len = 0;
     itr_status st = itr_read_file(path, ITR_TENSOR_MAX_BYTES, &data, &len);
     if (st) return st;

@@ -40,7 +40,7 @@ itr_status itr_ckpt_legacy_read(itr_pyarena *a, const uint8_t *buf, size_t len, 
     o.limits = *itr_pyarena_limits(a);
     itr_pyobj *magic = NULL, *proto = NULL, *info = NULL, *tree = NULL, *keys = NULL;
     size_t pos = 0;
-    itr_status st;
+    itr_status st = ITR_OK;
     if ((st = run(a, buf, len, &pos, &o, "1 (magic)", &magic))) goto done;
     if (magic->kind != ITR_PY_BIGINT || magic->u.bytes.len != sizeof MAGIC ||
         memcmp(magic->u.bytes.data, MAGIC, sizeof MAGIC) != 0) {

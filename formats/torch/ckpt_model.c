@@ -29,7 +29,7 @@ static itr_status set_field(itr_config *cfg, const char *name, const itr_pyobj *
     case ITR_PY_STR: case ITR_PY_PY2STR: return itr_config_set_str(cfg, name, v->u.bytes.text);
     default: {
         /* lists, tuples, dicts (and anything else, as a quoted repr) as JSON */
-        char *json;
+        char *json = NULL;
         itr_status st = itr_py_to_json(v, &json);
         if (st) return itr_fail_context(st, "opt.%s", name);
         st = itr_config_set_list(cfg, name, json);
@@ -108,7 +108,7 @@ static int all_tensors(const itr_pyobj *d) {
 }
 
 static itr_status load_weights(itr_checkpoint *c, const itr_pyobj *root) {
-    itr_status st;
+    itr_status st = ITR_OK;
     const itr_pyobj *model = itr_py_dict_get(root, "model");
     if (model && (model->kind == ITR_PY_LIST || model->kind == ITR_PY_TUPLE)) {
         for (size_t i = 0; i < model->u.seq.n; i++) {
@@ -143,13 +143,13 @@ static itr_status load_weights(itr_checkpoint *c, const itr_pyobj *root) {
 
 static void get_int(const itr_pyobj *root, const char *key, int64_t *out) {
     const itr_pyobj *v = itr_py_dict_get(root, key);
-    int64_t i;
+    int64_t i = 0;
     if (v && itr_py_int(v, &i) == ITR_OK) *out = i;
 }
 
 static void get_float(const itr_pyobj *root, const char *key, double *out) {
     const itr_pyobj *v = itr_py_dict_get(root, key);
-    double d;
+    double d = 0;
     if (v && v->kind != ITR_PY_NONE && itr_py_float(v, &d) == ITR_OK) *out = d;
 }
 
@@ -160,7 +160,7 @@ itr_status itr_ckpt_build_model(itr_checkpoint *c) {
     if (root->kind != ITR_PY_DICT)
         return itr_fail(ITR_E_FORMAT, "%s: checkpoint root is a %s, not a dict", c->path, itr_py_type_name(root));
     const itr_pyobj *opt = itr_py_dict_get(root, "opt");
-    itr_status st;
+    itr_status st = ITR_OK;
     if (opt && opt->kind != ITR_PY_NONE && (st = load_opt(c, opt))) return st;
     get_int(root, "epoch", &c->epoch);
     get_int(root, "Eiters", &c->eiters);

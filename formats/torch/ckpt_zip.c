@@ -48,7 +48,7 @@ static itr_status read_entry(zip_t *za, zip_uint64_t i, const char *name, itr_py
         got += (zip_uint64_t)r;
     }
     /* one more read reaches the end, where libzip checks the CRC */
-    uint8_t extra;
+    uint8_t extra = 0;
     zip_int64_t tail = got == zs.size ? zip_fread(zf, &extra, 1) : -1;
     itr_status st = ITR_OK;
     if (got != zs.size || tail != 0)
@@ -98,8 +98,8 @@ static itr_status read_archive(zip_t *za, size_t file_len, itr_pyarena *a, const
     memcpy(prefix, pname, plen);
     prefix[plen] = '\0';
 
-    uint8_t *pk;
-    size_t pk_len;
+    uint8_t *pk = NULL;
+    size_t pk_len = 0;
     itr_status st = read_entry(za, (zip_uint64_t)pkl, "data.pkl", a, src, file_len, &pk, &pk_len);
     if (st) return st;
     itr_pickle_opts o;
@@ -108,7 +108,7 @@ static itr_status read_archive(zip_t *za, size_t file_len, itr_pyarena *a, const
     o.source = src;
     o.persistent_load = itr_storage_persistent_load;
     o.persistent_ctx = tab;
-    size_t used;
+    size_t used = 0;
     if ((st = itr_pickle_load_in(a, pk, pk_len, &o, root, &used)))
         return itr_fail_context(st, "%s: %sdata.pkl", src, prefix);
 
@@ -121,8 +121,8 @@ static itr_status read_archive(zip_t *za, size_t file_len, itr_pyarena *a, const
             return itr_fail(ITR_E_FORMAT, "%s: zip entry '%.200s' is outside the prefix '%s'", src, name, prefix);
         const char *rest = name + plen;
         if (strcmp(rest, "byteorder") == 0) {
-            uint8_t *bo;
-            size_t bl;
+            uint8_t *bo = NULL;
+            size_t bl = 0;
             if ((st = read_entry(za, (zip_uint64_t)i, rest, a, src, file_len, &bo, &bl))) return st;
             if (bl >= 3 && memcmp(bo, "big", 3) == 0) big = 1;
             else if (!(bl >= 6 && memcmp(bo, "little", 6) == 0))
@@ -134,8 +134,8 @@ static itr_status read_archive(zip_t *za, size_t file_len, itr_pyarena *a, const
         if (!so) continue;                  /* a record the tree never uses */
         itr_pystorage *s = &so->u.storage;
         if (s->data) return itr_fail(ITR_E_FORMAT, "%s: zip container has two records '%s'", src, name);
-        uint8_t *d;
-        size_t dl;
+        uint8_t *d = NULL;
+        size_t dl = 0;
         if ((st = read_entry(za, (zip_uint64_t)i, name, a, src, file_len, &d, &dl))) return st;
         if ((uint64_t)s->numel > dl / s->elem_size)
             return itr_fail(ITR_E_FORMAT, "%s: zip record '%s' has %zu bytes, storage needs %lld x %zu", src, name,

@@ -59,7 +59,7 @@ static itr_status build_ndarray(itr_vm *vm, itr_pyndarray *nd, const itr_pyobj *
         return itr_vm_fail(vm, ITR_E_FORMAT, "ndarray BUILD: expected (shape, dtype, is_fortran, data)");
     nd->dtype = s[1]->u.dtype;
     nd->fortran_order = s[2]->u.i != 0;
-    int64_t numel;
+    int64_t numel = 0;
     if ((st = itr_shape_numel(nd->ndim, nd->shape, vm->opts->limits.max_numel, &numel, "ndarray")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
     if (nd->dtype.kind == 'O') {
@@ -69,8 +69,8 @@ static itr_status build_ndarray(itr_vm *vm, itr_pyndarray *nd, const itr_pyobj *
         nd->objects = s[3];
         return ITR_OK;
     }
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
     if ((st = itr_py_latin1_bytes(vm->arena, s[3], &p, &n)) || (st = itr_np_fill(vm->arena, nd, p, n, "ndarray")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
     return ITR_OK;
@@ -83,7 +83,7 @@ static itr_status joblib_payload(itr_vm *vm, const itr_pyobj *w, itr_pyobj **out
     const itr_pyobj *dt = itr_py_dict_get(attrs, "dtype"), *shape = itr_py_dict_get(attrs, "shape");
     const itr_pyobj *order = itr_py_dict_get(attrs, "order"), *sub = itr_py_dict_get(attrs, "subclass");
     const itr_pyobj *align = itr_py_dict_get(attrs, "numpy_array_alignment_bytes");
-    itr_status st;
+    itr_status st = ITR_OK;
     if (!dt || dt->kind != ITR_PY_DTYPE || !shape || !order || !itr_py_str(order))
         return itr_vm_fail(vm, ITR_E_FORMAT, "joblib NumpyArrayWrapper without dtype/shape/order");
     if (sub && (sub->kind != ITR_PY_GLOBAL || sub->u.global.id != ITR_G_NP_NDARRAY))
@@ -108,7 +108,7 @@ static itr_status joblib_payload(itr_vm *vm, const itr_pyobj *w, itr_pyobj **out
     nd->fortran_order = itr_py_str_eq(order, "F");
     if ((st = itr_py_int_tuple(shape, nd->shape, &nd->ndim, "joblib array shape")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
-    int64_t numel;
+    int64_t numel = 0;
     if ((st = itr_shape_numel(nd->ndim, nd->shape, vm->opts->limits.max_numel, &numel, "joblib array")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
     if (nd->dtype.kind == 'O') {
@@ -116,8 +116,8 @@ static itr_status joblib_payload(itr_vm *vm, const itr_pyobj *w, itr_pyobj **out
         if (vm->nesting + 1 > vm->opts->limits.max_nesting)
             return itr_vm_fail(vm, ITR_E_LIMIT, "joblib object arrays nested deeper than %d",
                                vm->opts->limits.max_nesting);
-        itr_pyobj *arr;
-        size_t used;
+        itr_pyobj *arr = NULL;
+        size_t used = 0;
         if ((st = itr_vm_run(vm->arena, vm->buf + vm->pos, vm->len - vm->pos, vm->opts, vm->nesting + 1, &arr,
                              &used)))
             return itr_fail_context(st, "%s: joblib object array at offset %zu", vm->src, vm->pos);
@@ -138,7 +138,7 @@ static itr_status joblib_payload(itr_vm *vm, const itr_pyobj *w, itr_pyobj **out
 }
 
 itr_status itr_vm_build(itr_vm *vm, itr_pyobj *obj, itr_pyobj *state, itr_pyobj **replace) {
-    itr_status st;
+    itr_status st = ITR_OK;
     *replace = NULL;
     switch (obj->kind) {
     case ITR_PY_DICT:                       /* OrderedDict._metadata and friends */

@@ -28,7 +28,7 @@ itr_status itr_np_dtype_parse(const char *code, itr_pydtype *d) {
         snprintf(d->descr, sizeof d->descr, "|O");
         return ITR_OK;
     }
-    itr_dtype t;
+    itr_dtype t = ITR_F32;
     switch (kind) {
     case 'f':
         if (size == 2) t = ITR_F16;
@@ -96,7 +96,7 @@ itr_status itr_py_int_tuple(const itr_pyobj *o, int64_t *dims, int *ndim, const 
 }
 
 itr_status itr_np_fill(itr_pyarena *a, itr_pyndarray *nd, const uint8_t *raw, size_t len, const char *where) {
-    int64_t numel;
+    int64_t numel = 0;
     itr_status st = itr_shape_numel(nd->ndim, nd->shape, itr_pyarena_limits(a)->max_numel, &numel, where);
     if (st) return st;
     size_t isz = (size_t)nd->dtype.itemsize;

@@ -26,7 +26,7 @@ static int is_str(const itr_pyobj *o) { return o->kind == ITR_PY_STR || o->kind 
 /* s1.3.3 / s5 rule 5: a tensor view of `storage` with checked geometry. */
 static itr_status make_tensor(itr_vm *vm, itr_pyobj *storage, itr_pyobj *offset, itr_pyobj *size,
                               itr_pyobj *stride, int requires_grad, itr_pyobj **out) {
-    itr_status st;
+    itr_status st = ITR_OK;
     if (storage->kind != ITR_PY_STORAGE)
         return itr_vm_fail(vm, ITR_E_FORMAT, "tensor rebuild: first argument is a %s, not a storage",
                            itr_py_type_name(storage));
@@ -38,13 +38,13 @@ static itr_status make_tensor(itr_vm *vm, itr_pyobj *storage, itr_pyobj *offset,
     itr_pyobj *t = itr_py_new(vm->arena, ITR_PY_TENSOR);
     if (!t) return ITR_E_LIMIT;
     itr_pytensor *pt = &t->u.tensor;
-    int nst;
+    int nst = 0;
     if ((st = itr_py_int_tuple(size, pt->shape, &pt->ndim, "tensor size")) ||
         (st = itr_py_int_tuple(stride, pt->stride, &nst, "tensor stride")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
     if (nst != pt->ndim)
         return itr_vm_fail(vm, ITR_E_FORMAT, "tensor rebuild: size has %d entries, stride %d", pt->ndim, nst);
-    int64_t numel;
+    int64_t numel = 0;
     if ((st = itr_shape_numel(pt->ndim, pt->shape, vm->opts->limits.max_numel, &numel, "tensor size")))
         return itr_fail_context(st, "%s: pickle offset %zu", vm->src, vm->op_pos);
     if (numel > 0) {
@@ -69,7 +69,7 @@ static itr_status make_tensor(itr_vm *vm, itr_pyobj *storage, itr_pyobj *offset,
 }
 
 static itr_status rebuild_tensor(itr_vm *vm, const itr_pyobj *g, itr_pyobj *args, itr_pyobj **out) {
-    itr_status st;
+    itr_status st = ITR_OK;
     if (g->u.global.id == ITR_G_REBUILD_TENSOR) {        /* torch 0.2/0.3: 4 args */
         if ((st = arity(vm, g, args, 4, 4))) return st;
         return make_tensor(vm, ARG(0), ARG(1), ARG(2), ARG(3), 0, out);
@@ -124,8 +124,8 @@ static itr_status np_scalar(itr_vm *vm, const itr_pyobj *g, itr_pyobj *args, itr
     if (ARG(0)->kind != ITR_PY_DTYPE) return itr_vm_fail(vm, ITR_E_FORMAT, "numpy scalar: first argument is not a dtype");
     const itr_pydtype *d = &ARG(0)->u.dtype;
     if (d->kind == 'O') return itr_vm_fail(vm, ITR_E_UNSUPPORTED, "numpy scalar of object dtype");
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
     if ((st = itr_py_latin1_bytes(vm->arena, ARG(1), &p, &n))) return itr_fail_context(st, "%s: numpy scalar", vm->src);
     if (n != (size_t)d->itemsize)
         return itr_vm_fail(vm, ITR_E_FORMAT, "numpy scalar %s: payload of %zu bytes", d->descr, n);
@@ -170,8 +170,8 @@ static itr_status np_reconstruct(itr_vm *vm, const itr_pyobj *g, itr_pyobj *args
 static itr_status np_frombuffer(itr_vm *vm, const itr_pyobj *g, itr_pyobj *args, itr_pyobj **out) {
     itr_status st = arity(vm, g, args, 4, 4);
     if (st) return st;
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
     if ((st = itr_py_latin1_bytes(vm->arena, ARG(0), &p, &n))) return st;
     if (ARG(1)->kind != ITR_PY_DTYPE || ARG(1)->u.dtype.kind == 'O' || !is_str(ARG(3)))
         return itr_vm_fail(vm, ITR_E_FORMAT, "numpy _frombuffer: expected (bytes, dtype, shape, order)");
@@ -275,7 +275,7 @@ static itr_status make_device(itr_vm *vm, const itr_pyobj *g, itr_pyobj *args, i
 }
 
 itr_status itr_vm_reduce(itr_vm *vm, itr_pyobj *g, itr_pyobj *args, itr_pyobj **out) {
-    itr_status st;
+    itr_status st = ITR_OK;
     if (g->kind != ITR_PY_GLOBAL)
         return itr_vm_fail(vm, ITR_E_UNSUPPORTED, "REDUCE on a %s: only whitelisted globals are callable",
                            itr_py_type_name(g));
@@ -318,7 +318,7 @@ itr_status itr_vm_newobj(itr_vm *vm, itr_pyobj *cls, itr_pyobj *args, itr_pyobj 
         return itr_vm_fail(vm, ITR_E_UNSUPPORTED, "NEWOBJ on a %s: only whitelisted classes", itr_py_type_name(cls));
     if (args->kind != ITR_PY_TUPLE) return itr_vm_fail(vm, ITR_E_FORMAT, "NEWOBJ arguments are not a tuple");
     if (kwargs && kwargs->kind != ITR_PY_DICT) return itr_vm_fail(vm, ITR_E_FORMAT, "NEWOBJ_EX kwargs are not a dict");
-    const char *cname;
+    const char *cname = NULL;
     switch (cls->u.global.id) {
     case ITR_G_NAMESPACE: cname = "argparse.Namespace"; break;
     case ITR_G_VOCABULARY: cname = "Vocabulary"; break;

@@ -48,8 +48,8 @@ static itr_status parse_int(itr_vm *vm, const char *s, size_t n, int allow_l, in
 }
 
 static itr_status op_float(itr_vm *vm) {
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     char tmp[320];
     itr_status st = read_line(vm, "FLOAT", &s, &n);
     if (st) return st;
@@ -59,7 +59,7 @@ static itr_status op_float(itr_vm *vm) {
             return itr_vm_fail(vm, ITR_E_FORMAT, "FLOAT: bad character");
     memcpy(tmp, s, n);
     tmp[n] = '\0';
-    char *end;
+    char *end = NULL;
     double d = strtod(tmp, &end);
     if (end != tmp + n) return itr_vm_fail(vm, ITR_E_FORMAT, "FLOAT: not a number");
     itr_pyobj *o = itr_py_new(vm->arena, ITR_PY_FLOAT);
@@ -76,8 +76,8 @@ static int hexval(char c) {
 
 /* STRING: a quoted Python 2 literal with backslash escapes -> py2str. */
 static itr_status op_string(itr_vm *vm) {
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     itr_status st = read_line(vm, "STRING", &s, &n);
     if (st) return st;
     if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0])
@@ -142,8 +142,8 @@ static void put_utf8(uint8_t *out, size_t *j, uint32_t cp) {
 /* UNICODE: raw-unicode-escape (bytes are Latin-1 code points; \uXXXX and
  * \UXXXXXXXX escapes) -> str. */
 static itr_status op_unicode(itr_vm *vm) {
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     itr_status st = read_line(vm, "UNICODE", &s, &n);
     if (st) return st;
     if (n > ((size_t)-1 - 4) / 4) return itr_vm_fail(vm, ITR_E_LIMIT, "UNICODE: line too long");
@@ -171,9 +171,9 @@ static itr_status op_unicode(itr_vm *vm) {
 }
 
 static itr_status op_global(itr_vm *vm, int inst) {
-    const char *m, *n;
-    size_t ml, nl;
-    itr_status st;
+    const char *m = NULL, *n = NULL;
+    size_t ml = 0, nl = 0;
+    itr_status st = ITR_OK;
     if ((st = read_line(vm, "GLOBAL module", &m, &ml)) || (st = read_line(vm, "GLOBAL name", &n, &nl)))
         return st;
     if ((st = itr_vm_push_global(vm, m, ml, n, nl))) return st;
@@ -192,10 +192,10 @@ static itr_status op_global(itr_vm *vm, int inst) {
 }
 
 itr_status itr_vm_text_op(itr_vm *vm, uint8_t op) {
-    const char *s;
-    size_t n;
-    int64_t v;
-    itr_status st;
+    const char *s = NULL;
+    size_t n = 0;
+    int64_t v = 0;
+    itr_status st = ITR_OK;
     switch (op) {
     case 'I':
         if ((st = read_line(vm, "INT", &s, &n))) return st;

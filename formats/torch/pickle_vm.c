@@ -166,7 +166,7 @@ itr_status itr_vm_tuple_n(itr_vm *vm, size_t n) {
     if (vm->sp - fence(vm) < n) return itr_vm_fail(vm, ITR_E_FORMAT, "stack underflow building a %zu-tuple", n);
     itr_pyobj *t = itr_py_new(vm->arena, ITR_PY_TUPLE);
     if (!t) return ITR_E_LIMIT;
-    itr_status st;
+    itr_status st = ITR_OK;
     for (size_t i = vm->sp - n; i < vm->sp; i++)
         if ((st = itr_py_seq_push(t, vm->stack[i]))) return st;
     vm->sp -= n;
@@ -186,7 +186,7 @@ static itr_status pairs_into(itr_vm *vm, itr_pyobj *d, size_t base) {
 }
 
 static itr_status op_setitems(itr_vm *vm, int many) {
-    itr_status st;
+    itr_status st = ITR_OK;
     size_t base = 0;
     if (many) {
         if ((st = itr_vm_pop_mark(vm, &base))) return st;
@@ -202,7 +202,7 @@ static itr_status op_setitems(itr_vm *vm, int many) {
 }
 
 static itr_status op_appends(itr_vm *vm, int many, itr_pykind want) {
-    itr_status st;
+    itr_status st = ITR_OK;
     size_t base = 0;
     if (many) {
         if ((st = itr_vm_pop_mark(vm, &base))) return st;
@@ -289,7 +289,7 @@ static itr_status op_long(itr_vm *vm, int lenbytes) {
         uint64_t u = 0;
         for (size_t i = 0; i < len; i++) u |= (uint64_t)p[i] << (8 * i);
         if (len && len < 8 && (p[len - 1] & 0x80)) u |= ~(uint64_t)0 << (8 * len);
-        int64_t v;
+        int64_t v = 0;
         memcpy(&v, &u, sizeof v);
         return itr_vm_push_int(vm, len ? v : 0);
     }
@@ -333,7 +333,7 @@ itr_status itr_vm_push_global(itr_vm *vm, const char *mod, size_t ml, const char
 
 static itr_status op_stack_global(itr_vm *vm) {
     itr_pyobj *name = NULL, *mod = NULL;
-    itr_status st;
+    itr_status st = ITR_OK;
     if ((st = itr_vm_pop(vm, &name)) || (st = itr_vm_pop(vm, &mod))) return st;
     if ((name->kind != ITR_PY_STR && name->kind != ITR_PY_PY2STR) ||
         (mod->kind != ITR_PY_STR && mod->kind != ITR_PY_PY2STR))
@@ -358,7 +358,7 @@ static itr_status op_persid(itr_vm *vm) {
 /* REDUCE / NEWOBJ / NEWOBJ_EX / OBJ / BUILD */
 static itr_status op_call(itr_vm *vm, uint8_t op) {
     itr_pyobj *a = NULL, *b = NULL, *c = NULL, *res = NULL;
-    itr_status st;
+    itr_status st = ITR_OK;
     size_t base = 0;
     switch (op) {
     case 'R':
@@ -396,7 +396,7 @@ static itr_status op_call(itr_vm *vm, uint8_t op) {
 /* ---------------------------------------------------------------- loop */
 
 static itr_status step(itr_vm *vm, uint8_t op, int *stop) {
-    itr_status st;
+    itr_status st = ITR_OK;
     itr_pyobj *o = NULL;
     size_t base = 0;
     switch (op) {

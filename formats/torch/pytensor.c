@@ -74,7 +74,7 @@ static itr_status tensor_gather(const itr_pytensor *pt, itr_tensor *out) {
 }
 
 itr_status itr_py_to_tensor(const itr_pyobj *o, int want_float, int want_int, itr_tensor *out) {
-    itr_status st;
+    itr_status st = ITR_OK;
     if (!o || !out) return itr_fail(ITR_E_ARG, "itr_py_to_tensor: NULL argument");
     memset(out, 0, sizeof *out);
     if (o->kind == ITR_PY_TENSOR) {

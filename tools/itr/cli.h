@@ -12,5 +12,6 @@ int itr_cmd_conform(int argc, char **argv);
 int itr_cmd_metrics(int argc, char **argv);
 int itr_cmd_convert(int argc, char **argv);
 int itr_cmd_inspect(int argc, char **argv);
+int itr_cmd_eval(int argc, char **argv);
 
 #endif

@@ -92,7 +92,7 @@ static void print_dims(const char *label, int ndim, const int64_t *d) {
 
 static void print_leaf(const itr_pyobj *o) {
     char buf[256];
-    int ok;
+    int ok = 0;
     switch (o->kind) {
     case ITR_PY_TENSOR: {
         const itr_pytensor *t = &o->u.tensor;
@@ -196,7 +196,7 @@ static json_t *dims_json(int ndim, const int64_t *d) {
 
 static json_t *checksum_json(const itr_pyobj *o) {
     char hex[24];
-    int ok;
+    int ok = 0;
     uint64_t h = value_checksum(o, &ok);
     if (!ok) return json_null();
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
@@ -471,7 +471,7 @@ int itr_cmd_inspect(int argc, char **argv) {
     }
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    itr_container kind;
+    itr_container kind = ITR_CONTAINER_LEGACY;
     if (n >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) return inspect_npy(&in, file);
     if (itr_checkpoint_detect(head, n, file, &kind) == ITR_OK || (n >= 262 && memcmp(head + 257, "ustar", 5) == 0))
         return inspect_checkpoint(&in, file);

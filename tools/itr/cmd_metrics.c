@@ -7,10 +7,11 @@
 #include "cli.h"
 #include "itr/h5.h"
 #include "itr/metrics.h"
+#include "itr/npy.h"
 
 static void help(FILE *f) {
     fprintf(f,
-            "usage: itr metrics [options] SIMS.h5\n"
+            "usage: itr metrics [options] SIMS.h5|SIMS.npy\n"
             "\n"
             "Image-text retrieval metrics of a similarity matrix (images on rows,\n"
             "captions on columns, caption c belongs to image c / k): R@1/5/10, medr,\n"
@@ -102,8 +103,13 @@ int itr_cmd_metrics(int argc, char **argv) {
 
     itr_h5 *f = NULL;
     itr_tensor sims = {0};
-    itr_status st = itr_h5_open(file, &f);
-    if (!st) {
+    itr_status st;
+    size_t flen = strlen(file);
+    if (flen > 4 && strcmp(file + flen - 4, ".npy") == 0) {
+        /* a matrix saved by numpy (e.g. upstream's sims.npy) */
+        st = itr_npy_load(file, NULL, ITR_F64, &sims);
+        if (!st && sims.ndim != 2) st = itr_fail(ITR_E_SHAPE, "%s: expected a 2-D matrix, found rank %d", file, sims.ndim);
+    } else if (!(st = itr_h5_open(file, &f))) {
         if (!dataset) dataset = itr_h5_exists(f, "/sims") ? "/sims" : "/inputs/sims";
         itr_h5_read_opts o = {2, NULL, 0};
         st = itr_h5_read(f, dataset, ITR_F64, &o, &sims);

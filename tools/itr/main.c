@@ -9,6 +9,7 @@ static const itr_cli_command COMMANDS[] = {
     {"metrics", "recall metrics of a similarity matrix file", itr_cmd_metrics},
     {"inspect", "describe a checkpoint, .npy or joblib file (keys, opt, tensors)", itr_cmd_inspect},
     {"convert", "checkpoint -> HDF5 weights layout", itr_cmd_convert},
+    {"eval", "evaluate a checkpoint on its precomp data set (R@K, medr, meanr, rsum)", itr_cmd_eval},
 };
 
 static void usage(FILE *f) {

@@ -155,6 +155,10 @@ static void test_config(void **state) {
     assert_int_equal(itr_config_get_str(&c, "margin", NULL, &s), ITR_E_DTYPE);
     int b;
     assert_int_equal(itr_config_get_bool(&c, "margin", 0, &b), ITR_E_DTYPE);
+    assert_int_equal(itr_config_set_float(&c, "huge", 1e155), ITR_OK);
+    assert_int_equal(itr_config_get_int(&c, "huge", 0, &v), ITR_E_DTYPE);
+    assert_int_equal(itr_config_set_float(&c, "three", 3.0), ITR_OK);
+    assert_int_equal(itr_config_int(&c, "three", 0), 3);
     assert_int_equal(itr_config_set_str(&c, "flag", "True"), ITR_OK);
     assert_int_equal(itr_config_bool(&c, "flag", 0), 1);
     itr_config_free(&c);

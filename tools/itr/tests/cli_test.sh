@@ -63,6 +63,8 @@ expect 3 "metrics missing dataset" -- "$itr" metrics --dataset /nope "$m"
 contains "$tmp/err" "/nope" "missing dataset named"
 expect 3 "metrics wrong caps per image" -- "$itr" metrics --caps-per-image 3 "$m"
 expect 2 "metrics bad tie rule" -- "$itr" metrics --ties random "$m"
+expect 0 "metrics on a .npy matrix" -- "$itr" metrics "$src/fixtures/eval/vsepp_f30k_small/sims.npy"
+contains "$tmp/out" "100 images x 500 captions" "npy matrix size"
 
 expect 0 "convert" -- "$itr" convert "$src/fixtures/vsepp/vsepp_small.legacy.pth.tar" -o "$tmp/w.h5"
 expect 3 "convert bad checkpoint" -- "$itr" convert "$tmp/bad.h5" -o "$tmp/w2.h5"

@@ -1,0 +1,148 @@
+/* cmd_eval.c - `itr eval`: evaluate a released checkpoint on its precomp data
+ * set, as upstream evaluation.evalrank does (specs/vsepp_vseinfty.md s3). */
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno: progress only on a terminal */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "itr/eval.h"
+
+static void help(FILE *f) {
+    fprintf(f,
+            "usage: itr eval --checkpoint CKPT --data DIR [options]\n"
+            "\n"
+            "Encodes DIR/<opt.data_name>/{split}_ims.npy and {split}_caps.txt with the\n"
+            "checkpoint's model, scores every image against every caption (float64) and\n"
+            "prints i2t / t2i R@1/5/10, medr, meanr and rsum (percentages).\n"
+            "\n"
+            "options:\n"
+            "  --checkpoint CKPT   the model (.pth / .pth.tar)\n"
+            "  --ensemble CKPT2    a second model: the two matrices are averaged\n"
+            "  --data DIR          upstream's data_path, holding <data_name>/ (default opt.data_path)\n"
+            "  --split NAME        test (default), testall, dev\n"
+            "  --fold5             COCO 1K protocol: 5 folds, metrics averaged\n"
+            "  --vocab FILE        vocabulary (default <opt.vocab_path>/<data_name>_vocab.pkl from the cwd)\n"
+            "  --model FAMILY      model family (default: detected; known: vsepp)\n"
+            "  --save-sims FILE    write the matrix as /sims (float64) to an .h5 file\n"
+            "  --json              machine-readable output\n"
+            "  -h, --help          this text\n");
+}
+
+static void on_progress(void *user, const char *stage, int64_t done, int64_t total) {
+    (void)user;
+    fprintf(stderr, "\r%-8s %lld/%lld", stage, (long long)done, (long long)total);
+    if (done >= total) fprintf(stderr, "\n");
+}
+
+static json_t *recall_json(const itr_recall *r) {
+    json_t *o = json_object();
+    json_object_set_new(o, "r1", json_real(r->r1));
+    json_object_set_new(o, "r5", json_real(r->r5));
+    json_object_set_new(o, "r10", json_real(r->r10));
+    json_object_set_new(o, "medr", json_real(r->medr));
+    json_object_set_new(o, "meanr", json_real(r->meanr));
+    return o;
+}
+
+static json_t *metrics_json(const itr_metrics *m) {
+    json_t *o = json_object();
+    json_object_set_new(o, "i2t", recall_json(&m->i2t));
+    json_object_set_new(o, "t2i", recall_json(&m->t2i));
+    json_object_set_new(o, "rsum", json_real(m->rsum));
+    json_object_set_new(o, "ar", json_real(m->ar));
+    json_object_set_new(o, "ari", json_real(m->ari));
+    return o;
+}
+
+static void print_row(const char *label, const itr_metrics *m) {
+    printf("%-8s %-4s %7.2f %7.2f %7.2f %7.1f %8.2f\n", label, "i2t", m->i2t.r1, m->i2t.r5, m->i2t.r10,
+           m->i2t.medr, m->i2t.meanr);
+    printf("%-8s %-4s %7.2f %7.2f %7.2f %7.1f %8.2f\n", "", "t2i", m->t2i.r1, m->t2i.r5, m->t2i.r10, m->t2i.medr,
+           m->t2i.meanr);
+    printf("%-8s rsum %.2f\n", "", m->rsum);
+}
+
+int itr_cmd_eval(int argc, char **argv) {
+    itr_eval_opts o;
+    int json = 0;
+    itr_eval_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--fold5") == 0) {
+            o.fold5 = 1;
+        } else if (strcmp(a, "--checkpoint") == 0 && has) {
+            o.checkpoint = argv[++i];
+        } else if (strcmp(a, "--ensemble") == 0 && has) {
+            o.ensemble = argv[++i];
+        } else if (strcmp(a, "--data") == 0 && has) {
+            o.data = argv[++i];
+        } else if (strcmp(a, "--split") == 0 && has) {
+            o.split = argv[++i];
+        } else if (strcmp(a, "--vocab") == 0 && has) {
+            o.vocab = argv[++i];
+        } else if (strcmp(a, "--model") == 0 && has) {
+            o.model = argv[++i];
+        } else if (strcmp(a, "--save-sims") == 0 && has) {
+            o.save_sims = argv[++i];
+        } else {
+            fprintf(stderr, "itr eval: unknown option or missing value '%s'\n", a);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (!o.checkpoint) {
+        fprintf(stderr, "itr eval: --checkpoint is required\n");
+        help(stderr);
+        return 2;
+    }
+    if (isatty(fileno(stderr))) o.progress = on_progress;
+
+    itr_eval_result r;
+    itr_status st = itr_eval_run(&o, &r);
+    if (st) {
+        fprintf(stderr, "itr eval: %s\n", itr_last_error());
+        return itr_status_exit_code(st);
+    }
+    if (json) {
+        json_t *root = json_object();
+        json_object_set_new(root, "checkpoint", json_string(o.checkpoint));
+        json_object_set_new(root, "family", json_string(r.family));
+        json_object_set_new(root, "data_name", json_string(r.data_name));
+        json_object_set_new(root, "split", json_string(o.split));
+        json_object_set_new(root, "n_images", json_integer(r.n_images));
+        json_object_set_new(root, "n_captions", json_integer(r.n_captions));
+        json_object_set_new(root, "im_div", json_integer(r.im_div));
+        json_object_set_new(root, "n_unk_tokens", json_integer(r.n_unk));
+        json_object_set_new(root, "folds", json_integer(r.folds));
+        json_object_set_new(root, "metrics", metrics_json(&r.metrics));
+        if (r.folds > 1) {
+            json_t *arr = json_array();
+            for (int q = 0; q < r.folds; q++) json_array_append_new(arr, metrics_json(&r.fold_metrics[q]));
+            json_object_set_new(root, "per_fold", arr);
+        }
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        printf("\n");
+        json_decref(root);
+        return 0;
+    }
+    printf("%s (%s) on %s/%s: %lld images, %lld captions (im_div %lld)%s\n", o.checkpoint, r.family, r.data_name,
+           o.split, (long long)r.n_images, (long long)r.n_captions, (long long)r.im_div,
+           r.folds > 1 ? ", 5-fold mean" : "");
+    printf("%-8s %-4s %7s %7s %7s %7s %8s\n", "", "", "R@1", "R@5", "R@10", "medr", "meanr");
+    for (int q = 0; q < r.folds && r.folds > 1; q++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "fold %d", q);
+        print_row(lab, &r.fold_metrics[q]);
+    }
+    print_row(r.folds > 1 ? "mean" : "all", &r.metrics);
+    return 0;
+}
