@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: a -Werror build + CTest, an ASan/UBSan build +
-# CTest, and a coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
+# CTest, a short libFuzzer run of the file readers, and a coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,6 +17,9 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITR_WERROR=ON -DITR_SANITIZE
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan -j"$jobs" --output-on-failure
+
+echo "== fuzz (libFuzzer + ASan/UBSan, ${ITR_FUZZ_SECONDS:-20} s per target)"
+FUZZ_OUT=build/fuzz sh scripts/fuzz.sh "${ITR_FUZZ_SECONDS:-20}"
 
 echo "== build (coverage)"
 cmake -S . -B build/coverage -DCMAKE_BUILD_TYPE=Debug -DITR_COVERAGE=ON -DITR_BLAS=ON >/dev/null
