@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: a -Werror build + CTest, an ASan/UBSan build +
-# CTest, a short libFuzzer run of the file readers, and a coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
+# Sets up and runs every test: a -Werror build + CTest, the same without BLAS,
+# an ASan/UBSan build + CTest, a short libFuzzer run of the file readers, and a
+# coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,6 +12,11 @@ echo "== build (RelWithDebInfo, -Werror)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITR_WERROR=ON >/dev/null
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release -j"$jobs" --output-on-failure
+
+echo "== build (ITR_BLAS=OFF: the reference with no BLAS at all)"
+cmake -S . -B build/noblas -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITR_WERROR=ON -DITR_BLAS=OFF >/dev/null
+cmake --build build/noblas -j"$jobs"
+ctest --test-dir build/noblas -j"$jobs" --output-on-failure
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITR_WERROR=ON -DITR_SANITIZE=ON >/dev/null
