@@ -11,8 +11,24 @@
 
 static const itr_eval_family *const FAMILIES[] = {
     &itr_eval_family_vsepp,
+    &itr_eval_family_scan,
+    &itr_eval_family_sgraf,
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
+
+/* Families scored region x word (eval_families.h) */
+static const itr_eval_xattn *const XATTN[] = {
+    &itr_eval_xattn_scan,
+    &itr_eval_xattn_sgraf,
+};
+#define N_XATTN (sizeof XATTN / sizeof XATTN[0])
+
+/* The cross-attention hooks of a family, or NULL for a per-item family. */
+static const itr_eval_xattn *xattn_of(const itr_eval_family *fam) {
+    for (size_t i = 0; i < N_XATTN; i++)
+        if (XATTN[i]->family == fam) return XATTN[i];
+    return NULL;
+}
 
 const itr_eval_family *itr_eval_family_find(const char *name) {
     for (size_t i = 0; name && i < N_FAMILIES; i++)
@@ -23,8 +39,11 @@ const itr_eval_family *itr_eval_family_find(const char *name) {
 itr_status itr_eval_family_detect(itr_checkpoint *ck, const itr_eval_family **out) {
     *out = NULL;
     if (itr_eval_is_vsepp(ck)) *out = &itr_eval_family_vsepp;
+    else if (itr_eval_is_scan(ck)) *out = &itr_eval_family_scan;
+    else if (itr_eval_is_sgraf(ck)) *out = &itr_eval_family_sgraf;
     if (!*out)
-        return itr_fail(ITR_E_UNSUPPORTED, "%s: not a checkpoint of a family `itr eval` supports (vsepp); try --model",
+        return itr_fail(ITR_E_UNSUPPORTED,
+                        "%s: not a checkpoint of a family `itr eval` supports (vsepp, scan, sgraf); try --model",
                         ck->path);
     return ITR_OK;
 }
@@ -69,6 +88,9 @@ typedef struct eval_data {
     char *ims_path, *caps_path;
     itr_captions caps;
     itr_npy_file *ims;
+    int64_t regions;            /* R of a 3-D (rows, R, img_dim) file; 0 for 2-D */
+    int64_t *lengths;           /* cross attention: tokens of every caption */
+    int64_t max_len;            /* and the longest (upstream max_n_word)    */
     itr_precomp_pairing pair;
 } eval_data;
 
@@ -86,9 +108,11 @@ static itr_status data_open(const char *data_path, const char *data_name, const 
     if ((st = itr_npy_open(d->ims_path, NULL, &d->ims)))
         return itr_fail_context(st, "split '%s' image features %s", split, d->ims_path);
     const itr_npy_header *h = itr_npy_header_of(d->ims);
-    if (h->ndim != 2 || h->kind != 'f')
-        return itr_fail(ITR_E_SHAPE, "%s: expected 2-D float image features (rows, img_dim), found rank %d '%s'",
+    if ((h->ndim != 2 && h->ndim != 3) || h->kind != 'f')
+        return itr_fail(ITR_E_SHAPE,
+                        "%s: expected float image features (rows, img_dim) or (rows, regions, img_dim), found rank %d '%s'",
                         d->ims_path, h->ndim, h->descr);
+    d->regions = h->ndim == 3 ? h->shape[1] : 0;
     r->n_rows = h->shape[0];
     r->n_lines = d->caps.n;
     /* QUIRK(scan_sgraf.md QUIRK-D1, D2): im_div rule and the dev cut */
@@ -104,6 +128,7 @@ static itr_status data_open(const char *data_path, const char *data_name, const 
 static void data_close(eval_data *d) {
     free(d->ims_path);
     free(d->caps_path);
+    free(d->lengths);
     itr_captions_free(&d->caps);
     itr_npy_close(d->ims);
 }
@@ -111,11 +136,16 @@ static void data_close(eval_data *d) {
 /* Image embeddings of the evaluated images, img_dim rows read batch by batch. */
 static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
                                 eval_data *d, int64_t B, float *img_emb) {
-    int64_t n = d->pair.n_images, D = fam->img_dim(model), E = fam->img_emb_size(model);
+    const itr_eval_xattn *x = xattn_of(fam);
     const itr_npy_header *h = itr_npy_header_of(d->ims);
-    if (h->shape[1] != D)
+    int64_t n = d->pair.n_images, R = x ? d->regions : 1;
+    int64_t D = fam->img_dim(model) * R, E = fam->img_emb_size(model) * R;   /* floats per row */
+    if (!x && d->regions != 0)
+        return itr_fail(ITR_E_SHAPE, "%s: %s takes one vector per image; expected (rows, img_dim), found 3-D",
+                        d->ims_path, fam->name);
+    if (h->shape[h->ndim - 1] != fam->img_dim(model))
         return itr_fail(ITR_E_SHAPE, "%s: image rows have %lld features, the checkpoint expects img_dim %lld",
-                        d->ims_path, (long long)h->shape[1], (long long)D);
+                        d->ims_path, (long long)h->shape[h->ndim - 1], (long long)fam->img_dim(model));
     size_t bytes = (size_t)(B * D) * sizeof(float);
     float *buf = malloc(bytes);
     if (!buf) return itr_fail(ITR_E_NOMEM, "eval: out of memory for %lld image rows", (long long)B);
@@ -129,21 +159,43 @@ static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *f
                 st = itr_npy_read_rows_into(d->ims, itr_precomp_image_row(&d->pair, i0 + j), 1, ITR_F32,
                                             buf + j * D, (size_t)D * sizeof(float));
         }
-        if (!st) st = fam->encode_images(model, buf, nb, img_emb + i0 * E);
+        if (!st) st = x ? x->encode_images(model, buf, nb, R, img_emb + i0 * E)
+                        : fam->encode_images(model, buf, nb, img_emb + i0 * E);
         progress(o, "images", i0 + nb, n);
     }
     free(buf);
     return st;
 }
 
-/* Caption embeddings: tokenize, pad a batch, encode. */
+/* Cross attention: the token count of every caption and the longest, so that
+ * word embeddings share one padded width (upstream encode_data allocates
+ * (N, max_n_word, D)). Counts do not depend on the vocabulary. */
+static itr_status caption_lengths(const itr_vocab *v, eval_data *d) {
+    int64_t n = d->pair.n_captions, *seq = NULL;
+    if (d->lengths) return ITR_OK;   /* the other model of an ensemble did it */
+    if (!(d->lengths = malloc((size_t)n * sizeof *d->lengths)))
+        return itr_fail(ITR_E_NOMEM, "eval: out of memory for %lld caption lengths", (long long)n);
+    d->max_len = 1;
+    for (int64_t k = 0; k < n; k++) {
+        itr_status st = itr_caption_encode(v, d->caps.lines[k], ITR_TOK_NLTK38, &seq, &d->lengths[k]);
+        free(seq);
+        seq = NULL;
+        if (st) return itr_fail_context(st, "%s: line %lld", d->caps_path, (long long)(k + 1));
+        if (d->lengths[k] > d->max_len) d->max_len = d->lengths[k];
+    }
+    return ITR_OK;
+}
+
+/* Caption embeddings: tokenize, pad a batch, encode. Per-item families pad
+ * to the batch's longest caption, cross-attention ones to the split's. */
 static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
                                   const itr_vocab *v, eval_data *d, int64_t B, float *cap_emb, int64_t *n_unk) {
-    int64_t n = d->pair.n_captions, E = fam->cap_emb_size(model);
+    const itr_eval_xattn *x = xattn_of(fam);
+    int64_t n = d->pair.n_captions, E = fam->cap_emb_size(model) * (x ? d->max_len : 1);
     int64_t **seq = calloc((size_t)B, sizeof *seq), *len = calloc((size_t)B, sizeof *len), *pad = NULL;
     itr_status st = seq && len ? ITR_OK : itr_fail(ITR_E_NOMEM, "eval: out of memory");
     for (int64_t c0 = 0; c0 < n && !st; c0 += B) {
-        int64_t nb = n - c0 < B ? n - c0 : B, T = 1;
+        int64_t nb = n - c0 < B ? n - c0 : B, T = x ? d->max_len : 1;
         for (int64_t j = 0; j < nb && !st; j++) {
             /* QUIRK(vsepp_vseinfty.md s3): [<start>] word_tokenize(lower) [<end>] */
             st = itr_caption_encode(v, d->caps.lines[c0 + j], ITR_TOK_NLTK38, &seq[j], &len[j]);
@@ -190,14 +242,16 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
     double *shard = NULL;
     char *vocab_path = NULL;
     int64_t n_img = d->pair.n_images, n_cap = d->pair.n_captions;
+    const itr_eval_xattn *x = xattn_of(fam);
     itr_vocab_init(&vocab);
     if ((st = fam->load(ck, &model))) goto done;
     if (o->vocab) {
         vocab_path = path_join("", o->vocab);
     } else {
-        /* upstream: os.path.join(opt.vocab_path, '%s_vocab.pkl' % opt.data_name), from the cwd */
+        /* upstream: os.path.join(opt.vocab_path, '%s_vocab.pkl' % opt.data_name), from the cwd
+         * (SCAN, SGRAF: '%s_vocab.json') */
         const char *vdir = itr_config_str(&ck->opt, "vocab_path", "./vocab/");
-        char *name = split_file("", data_name, "_vocab.pkl");
+        char *name = split_file("", data_name, x ? x->vocab_suffix : "_vocab.pkl");
         vocab_path = name ? path_join(vdir, name) : NULL;
         free(name);
     }
@@ -208,7 +262,15 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
     }
     int64_t B = o->batch_size > 0 ? o->batch_size : itr_config_int(&ck->opt, "batch_size", 128);
     if (B < 1) B = 128;
-    int64_t Ei = fam->img_emb_size(model), Ec = fam->cap_emb_size(model);
+    if (x && (st = caption_lengths(&vocab, d))) goto done;
+    /* floats per image and per caption: (R, D) and (max_len, D) for cross attention */
+    int64_t Ei = fam->img_emb_size(model) * (x ? d->regions : 1);
+    int64_t Ec = fam->cap_emb_size(model) * (x ? d->max_len : 1);
+    if (x && d->regions == 0) {
+        st = itr_fail(ITR_E_SHAPE, "%s: %s scores image regions; expected (rows, regions, img_dim) features, found 2-D",
+                      d->ims_path, fam->name);
+        goto done;
+    }
     img_emb = malloc((size_t)(n_img * Ei) * sizeof *img_emb);
     cap_emb = malloc((size_t)(n_cap * Ec) * sizeof *cap_emb);
     if (!img_emb || !cap_emb) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory for the embeddings"); goto done; }
@@ -218,15 +280,18 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
 
     /* The matrix in shards of images x all captions; an ensemble model's
      * shard is averaged in (upstream SCAN: sims = (sims1 + sims2) / 2). */
-    int64_t R = o->shard_rows > 0 ? o->shard_rows : 256;
-    if (accumulate && !(shard = malloc((size_t)(R * n_cap) * sizeof *shard))) {
-        st = itr_fail(ITR_E_NOMEM, "eval: out of memory for a (%lld, %lld) shard", (long long)R, (long long)n_cap);
+    int64_t rows = o->shard_rows > 0 ? o->shard_rows : 256;
+    if (accumulate && !(shard = malloc((size_t)(rows * n_cap) * sizeof *shard))) {
+        st = itr_fail(ITR_E_NOMEM, "eval: out of memory for a (%lld, %lld) shard", (long long)rows, (long long)n_cap);
         goto done;
     }
-    for (int64_t i0 = 0; i0 < n_img && !st; i0 += R) {
-        int64_t nr = n_img - i0 < R ? n_img - i0 : R;
+    for (int64_t i0 = 0; i0 < n_img && !st; i0 += rows) {
+        int64_t nr = n_img - i0 < rows ? n_img - i0 : rows;
         double *dst = accumulate ? shard : S + i0 * n_cap;
-        st = fam->sims(model, img_emb + i0 * Ei, nr, cap_emb, n_cap, dst);
+        if (x)   /* cross attention: this shard's regions against every caption's words */
+            st = x->sims(model, img_emb + i0 * Ei, nr, d->regions, cap_emb, d->lengths, n_cap, d->max_len, dst);
+        else
+            st = fam->sims(model, img_emb + i0 * Ei, nr, cap_emb, n_cap, dst);
         if (!st && accumulate)
             for (int64_t k = 0; k < nr * n_cap; k++) S[i0 * n_cap + k] = (S[i0 * n_cap + k] + shard[k]) / 2;
         progress(o, "sims", i0 + nr, n_img);
@@ -261,17 +326,26 @@ itr_status itr_eval_run(const itr_eval_opts *o, itr_eval_result *r) {
     if (!o || !o->checkpoint) return itr_fail(ITR_E_ARG, "eval: no checkpoint given");
     const char *paths[2] = {o->checkpoint, o->ensemble};
     int n_models = o->ensemble ? 2 : 1;
-    const itr_eval_family *fam = NULL;
+    /* Each model of an ensemble has its own family (detected; --model forces
+     * the first), encoders and vocabulary; only the data are shared. */
+    const itr_eval_family *fam[2] = {NULL, NULL};
     for (int m = 0; m < n_models; m++) {
         if ((st = itr_checkpoint_load(paths[m], &ck[m]))) goto done;
-        if (o->model) {
-            fam = itr_eval_family_find(o->model);
-            if (!fam) { st = itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp)", o->model); goto done; }
-        } else if ((st = itr_eval_family_detect(ck[m], &fam))) {
+        if (o->model && m == 0) {
+            fam[m] = itr_eval_family_find(o->model);
+            if (!fam[m]) {
+                st = itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp, scan, sgraf)",
+                              o->model);
+                goto done;
+            }
+        } else if ((st = itr_eval_family_detect(ck[m], &fam[m]))) {
             goto done;
         }
     }
-    snprintf(r->family, sizeof r->family, "%s", fam->name);
+    if (n_models == 2 && fam[1] != fam[0])
+        snprintf(r->family, sizeof r->family, "%s+%s", fam[0]->name, fam[1]->name);
+    else
+        snprintf(r->family, sizeof r->family, "%s", fam[0]->name);
     const char *data_name = itr_config_str(&ck[0]->opt, "data_name", NULL);
     if (!data_name) { st = itr_fail(ITR_E_KEY, "%s: opt has no data_name", ck[0]->path); goto done; }
     snprintf(r->data_name, sizeof r->data_name, "%s", data_name);
@@ -284,7 +358,7 @@ itr_status itr_eval_run(const itr_eval_opts *o, itr_eval_result *r) {
                       (long long)n_cap);
         goto done;
     }
-    for (int m = 0; m < n_models && !st; m++) st = run_model(o, ck[m], fam, data_name, &d, m > 0, S, r);
+    for (int m = 0; m < n_models && !st; m++) st = run_model(o, ck[m], fam[m], data_name, &d, m > 0, S, r);
     if (st) goto done;
 
     if (o->fold5) {

@@ -9,4 +9,30 @@ extern const itr_eval_family itr_eval_family_vsepp;
 /* 1 when the checkpoint's weights and opt look like a VSE++ model. */
 int itr_eval_is_vsepp(const itr_checkpoint *ck);
 
+extern const itr_eval_family itr_eval_family_scan;
+extern const itr_eval_family itr_eval_family_sgraf;
+/* 1 for SCAN: VSE++'s two state dicts plus opt.raw_feature_norm / cross_attn. */
+int itr_eval_is_scan(const itr_checkpoint *ck);
+/* 1 for SGRAF: three state dicts, sim_enc ("2") with SGR_module.* / SAF_module.*. */
+int itr_eval_is_sgraf(const itr_checkpoint *ck);
+
+/* Cross-attention families (SCAN, SGRAF) score regions against words, so the
+ * engine keeps image embeddings (n_img, R, D) with R from the 3-D
+ * {split}_ims.npy, and word embeddings (n_cap, T, D) padded to the longest
+ * caption of the split with their lengths, as upstream encode_data does. For
+ * them the family's img_dim / img_emb_size / cap_emb_size count floats per
+ * region and per word, and these hooks replace encode_images and sims. */
+typedef struct itr_eval_xattn {
+    const itr_eval_family *family;
+    const char *vocab_suffix;   /* "_vocab.json" after opt.vocab_path/<data_name> */
+    /* rows (n, R, img_dim) -> img_emb (n, R, D) */
+    itr_status (*encode_images)(const void *model, const float *rows, int64_t n, int64_t R, float *img_emb);
+    /* img_emb (n_img, R, D) x cap_emb (n_cap, T, D) with lengths -> sims (n_img, n_cap) */
+    itr_status (*sims)(const void *model, const float *img_emb, int64_t n_img, int64_t R, const float *cap_emb,
+                       const int64_t *lengths, int64_t n_cap, int64_t T, double *sims);
+} itr_eval_xattn;
+
+extern const itr_eval_xattn itr_eval_xattn_scan;
+extern const itr_eval_xattn itr_eval_xattn_sgraf;
+
 #endif

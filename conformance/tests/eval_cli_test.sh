@@ -47,7 +47,7 @@ contains "$tmp/err" "dev_caps.txt" "missing split names the file"
 expect 3 "missing vocab" -- "${args[@]}" --vocab nowhere.pkl
 contains "$tmp/err" "nowhere.pkl" "missing vocab names the file"
 expect 4 "unknown family" -- "${args[@]}" --model nosuch
-expect 4 "not a VSE++ checkpoint" -- --checkpoint ../../scan/scan_i2t_avg_small.pth.tar --data data
+expect 4 "undetected family" -- --checkpoint ../../semscene/semscene_triplet_small.pth.tar --data data
 contains "$tmp/err" "try --model" "undetected family hints at --model"
 expect 3 "missing checkpoint" -- --checkpoint nothere.pth.tar --data data
 

@@ -178,9 +178,10 @@ static void test_errors(void **state) {
     base_opts(&o);
     o.checkpoint = "nothere.pth.tar";
     expect_fail(&o, ITR_E_IO, "nothere.pth.tar");
-    base_opts(&o);   /* SCAN: the same encoder keys, but not VSE++ */
-    o.checkpoint = ITR_SOURCE_DIR "/fixtures/scan/scan_i2t_avg_small.pth.tar";
+    base_opts(&o);   /* a family `itr eval` does not detect */
+    o.checkpoint = ITR_SOURCE_DIR "/fixtures/semscene/semscene_triplet_small.pth.tar";
     expect_fail(&o, ITR_E_UNSUPPORTED, "try --model");
+    o.checkpoint = ITR_SOURCE_DIR "/fixtures/scan/scan_i2t_avg_small.pth.tar";   /* SCAN: VSE++'s keys, */
     o.model = "vsepp";   /* forced: its bidirectional GRU keys are unexpected */
     {
         itr_eval_result r;

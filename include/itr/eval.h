@@ -15,7 +15,9 @@
  *
  * Families plug in through a table of itr_eval_family (conformance/eval_*.c):
  * load a model from a checkpoint, encode image rows and captions in batches,
- * score a block of images against all captions. Only VSE++ is there now.
+ * score a block of images against all captions: VSE++, SCAN and SGRAF (the
+ * cross-attention ones keep region and word embeddings and score through the
+ * private itr_eval_xattn hooks of conformance/eval_families.h).
  * Library code: nothing prints; progress goes through a callback. */
 #ifndef ITR_EVAL_H
 #define ITR_EVAL_H

@@ -13,5 +13,6 @@ int itr_cmd_metrics(int argc, char **argv);
 int itr_cmd_convert(int argc, char **argv);
 int itr_cmd_inspect(int argc, char **argv);
 int itr_cmd_eval(int argc, char **argv);
+int itr_cmd_make_synthetic(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "itr/eval.h"
+#include "itr/reported.h"
 
 static void help(FILE *f) {
     fprintf(f,
@@ -24,9 +25,12 @@ static void help(FILE *f) {
             "  --data DIR          upstream's data_path, holding <data_name>/ (default opt.data_path)\n"
             "  --split NAME        test (default), testall, dev\n"
             "  --fold5             COCO 1K protocol: 5 folds, metrics averaged\n"
-            "  --vocab FILE        vocabulary (default <opt.vocab_path>/<data_name>_vocab.pkl from the cwd)\n"
-            "  --model FAMILY      model family (default: detected; known: vsepp)\n"
+            "  --vocab FILE        vocabulary (default <opt.vocab_path>/<data_name>_vocab.pkl for VSE++,\n"
+            "                      <opt.vocab_path>/<data_name>_vocab.json for SCAN/SGRAF, from the cwd)\n"
+            "  --model FAMILY      model family (default: detected from the state-dict keys; vsepp, scan, sgraf)\n"
             "  --save-sims FILE    write the matrix as /sims (float64) to an .h5 file\n"
+            "  --reported FILE     paper numbers to print beside ours (default $ITR_REPORTED,\n"
+            "                      else the source tree's conformance/reported_numbers.tsv)\n"
             "  --json              machine-readable output\n"
             "  -h, --help          this text\n");
 }
@@ -57,6 +61,85 @@ static json_t *metrics_json(const itr_metrics *m) {
     return o;
 }
 
+/* ---- reported numbers (include/itr/reported.h) ---------------------------- */
+#define MAX_REPORTED 16
+
+/* The rows of the paper / README table for this family and data set; 0 (and
+ * a note on stderr) when the table is missing or holds no row. */
+static size_t reported_rows(const char *path, const itr_eval_result *r, itr_reported_table *t,
+                            const itr_reported_row **rows) {
+    const char *ds = itr_reported_dataset(r->data_name, r->n_images, r->folds);
+    if (!ds) {
+        fprintf(stderr, "itr eval: note: no reported numbers for data set '%s'\n", r->data_name);
+        return 0;
+    }
+    if (itr_reported_load(path, t)) {
+        fprintf(stderr, "itr eval: note: reported numbers not shown: %s\n", itr_last_error());
+        return 0;
+    }
+    size_t n = itr_reported_find(t, r->family, NULL, ds, rows, MAX_REPORTED);
+    if (n == 0) fprintf(stderr, "itr eval: note: %s has no reported row for %s on %s\n", path, r->family, ds);
+    return n < MAX_REPORTED ? n : MAX_REPORTED;
+}
+
+/* Our number k (ITR_REP_* order) */
+static double ours(const itr_metrics *m, int k) {
+    const double v[ITR_REP_N] = {m->i2t.r1, m->i2t.r5, m->i2t.r10, m->t2i.r1, m->t2i.r5, m->t2i.r10, m->rsum};
+    return v[k];
+}
+
+/* {"i2t": {r1, r5, r10}, "t2i": {...}, "rsum"}: the reported values, or
+ * ours - reported when m is given; null where the source has no number. */
+static json_t *reported_json(const itr_reported_row *row, const itr_metrics *m) {
+    static const char *const dir[2] = {"i2t", "t2i"}, *const key[3] = {"r1", "r5", "r10"};
+    json_t *o = json_object();
+    if (!m) {
+        json_object_set_new(o, "model", json_string(row->model));
+        json_object_set_new(o, "variant", json_string(row->variant));
+        json_object_set_new(o, "dataset", json_string(row->dataset));
+        json_object_set_new(o, "source", json_string(row->source));
+    } else {
+        json_object_set_new(o, "variant", json_string(row->variant));
+    }
+    for (int d = 0; d < 2; d++) {
+        json_t *r = json_object();
+        for (int k = 0; k < 3; k++) {
+            int i = 3 * d + k;
+            json_object_set_new(r, key[k], !row->has[i] ? json_null()
+                                                        : json_real(m ? ours(m, i) - row->v[i] : row->v[i]));
+        }
+        json_object_set_new(o, dir[d], r);
+    }
+    int i = ITR_REP_RSUM;
+    json_object_set_new(o, "rsum", !row->has[i] ? json_null() : json_real(m ? ours(m, i) - row->v[i] : row->v[i]));
+    return o;
+}
+
+/* One line of three numbers, "-" where not reported; sign shown for diffs. */
+static void print_triple(const char *label, const char *dir, const itr_reported_row *row, int k0,
+                         const itr_metrics *m) {
+    printf("%-8s %-4s", label, dir);
+    for (int k = k0; k < k0 + 3; k++) {
+        if (!row->has[k]) printf(" %7s", "-");
+        else if (m) printf(" %+7.2f", ours(m, k) - row->v[k]);
+        else printf(" %7.2f", row->v[k]);
+    }
+    printf("\n");
+}
+
+static void print_reported(const itr_reported_row *row, const itr_metrics *m) {
+    printf("\nreported: %s (%s, %s)\n", row->variant, row->dataset, row->source);
+    for (int pass = 0; pass < 2; pass++) {
+        const itr_metrics *d = pass ? m : NULL;
+        const char *label = pass ? "diff" : "paper";
+        print_triple(label, "i2t", row, ITR_REP_I2T_R1, d);
+        print_triple("", "t2i", row, ITR_REP_T2I_R1, d);
+        if (!row->has[ITR_REP_RSUM]) printf("%-8s rsum -\n", "");
+        else if (d) printf("%-8s rsum %+.2f\n", "", ours(d, ITR_REP_RSUM) - row->v[ITR_REP_RSUM]);
+        else printf("%-8s rsum %.2f\n", "", row->v[ITR_REP_RSUM]);
+    }
+}
+
 static void print_row(const char *label, const itr_metrics *m) {
     printf("%-8s %-4s %7.2f %7.2f %7.2f %7.1f %8.2f\n", label, "i2t", m->i2t.r1, m->i2t.r5, m->i2t.r10,
            m->i2t.medr, m->i2t.meanr);
@@ -68,6 +151,7 @@ static void print_row(const char *label, const itr_metrics *m) {
 int itr_cmd_eval(int argc, char **argv) {
     itr_eval_opts o;
     int json = 0;
+    const char *reported = NULL;
     itr_eval_opts_default(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -91,6 +175,8 @@ int itr_cmd_eval(int argc, char **argv) {
             o.vocab = argv[++i];
         } else if (strcmp(a, "--model") == 0 && has) {
             o.model = argv[++i];
+        } else if (strcmp(a, "--reported") == 0 && has) {
+            reported = argv[++i];
         } else if (strcmp(a, "--save-sims") == 0 && has) {
             o.save_sims = argv[++i];
         } else {
@@ -112,6 +198,9 @@ int itr_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "itr eval: %s\n", itr_last_error());
         return itr_status_exit_code(st);
     }
+    itr_reported_table table = {NULL, 0};
+    const itr_reported_row *rows[MAX_REPORTED];
+    size_t n_rep = reported_rows(itr_reported_path(reported), &r, &table, rows);
     if (json) {
         json_t *root = json_object();
         json_object_set_new(root, "checkpoint", json_string(o.checkpoint));
@@ -129,9 +218,17 @@ int itr_cmd_eval(int argc, char **argv) {
             for (int q = 0; q < r.folds; q++) json_array_append_new(arr, metrics_json(&r.fold_metrics[q]));
             json_object_set_new(root, "per_fold", arr);
         }
+        json_t *rep = json_array(), *diff = json_array();
+        for (size_t k = 0; k < n_rep; k++) {
+            json_array_append_new(rep, reported_json(rows[k], NULL));
+            json_array_append_new(diff, reported_json(rows[k], &r.metrics));
+        }
+        json_object_set_new(root, "reported", rep);
+        json_object_set_new(root, "diff", diff);
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
         printf("\n");
         json_decref(root);
+        itr_reported_free(&table);
         return 0;
     }
     printf("%s (%s) on %s/%s: %lld images, %lld captions (im_div %lld)%s\n", o.checkpoint, r.family, r.data_name,
@@ -144,5 +241,12 @@ int itr_cmd_eval(int argc, char **argv) {
         print_row(lab, &r.fold_metrics[q]);
     }
     print_row(r.folds > 1 ? "mean" : "all", &r.metrics);
+    /* The papers evaluate whole test sets: 1000 images (per fold) or 5000. */
+    int64_t want = n_rep && strcmp(rows[0]->dataset, "coco_5k") == 0 ? 5000 : 1000 * (int64_t)r.folds;
+    if (n_rep && r.n_images != want)
+        printf("\nnote: the reported numbers are for %lld images, this run has %lld\n", (long long)want,
+               (long long)r.n_images);
+    for (size_t k = 0; k < n_rep; k++) print_reported(rows[k], &r.metrics);
+    itr_reported_free(&table);
     return 0;
 }

@@ -10,12 +10,13 @@ static const itr_cli_command COMMANDS[] = {
     {"inspect", "describe a checkpoint, .npy or joblib file (keys, opt, tensors)", itr_cmd_inspect},
     {"convert", "checkpoint -> HDF5 weights layout", itr_cmd_convert},
     {"eval", "evaluate a checkpoint on its precomp data set (R@K, medr, meanr, rsum)", itr_cmd_eval},
+    {"make-synthetic", "synthetic precomp data + vocabulary shaped for a checkpoint", itr_cmd_make_synthetic},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: itr <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "\n'itr <command> --help' describes each command.\n"
                "exit codes: 0 ok, 1 mismatch/fail, 2 usage, 3 bad input, 4 unsupported, 5 internal\n");
 }
