@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "itr/eval.h"
 #include "itr/reported.h"
 
@@ -39,26 +40,6 @@ static void on_progress(void *user, const char *stage, int64_t done, int64_t tot
     (void)user;
     fprintf(stderr, "\r%-8s %lld/%lld", stage, (long long)done, (long long)total);
     if (done >= total) fprintf(stderr, "\n");
-}
-
-static json_t *recall_json(const itr_recall *r) {
-    json_t *o = json_object();
-    json_object_set_new(o, "r1", json_real(r->r1));
-    json_object_set_new(o, "r5", json_real(r->r5));
-    json_object_set_new(o, "r10", json_real(r->r10));
-    json_object_set_new(o, "medr", json_real(r->medr));
-    json_object_set_new(o, "meanr", json_real(r->meanr));
-    return o;
-}
-
-static json_t *metrics_json(const itr_metrics *m) {
-    json_t *o = json_object();
-    json_object_set_new(o, "i2t", recall_json(&m->i2t));
-    json_object_set_new(o, "t2i", recall_json(&m->t2i));
-    json_object_set_new(o, "rsum", json_real(m->rsum));
-    json_object_set_new(o, "ar", json_real(m->ar));
-    json_object_set_new(o, "ari", json_real(m->ari));
-    return o;
 }
 
 /* ---- reported numbers (include/itr/reported.h) ---------------------------- */
@@ -212,10 +193,10 @@ int itr_cmd_eval(int argc, char **argv) {
         json_object_set_new(root, "im_div", json_integer(r.im_div));
         json_object_set_new(root, "n_unk_tokens", json_integer(r.n_unk));
         json_object_set_new(root, "folds", json_integer(r.folds));
-        json_object_set_new(root, "metrics", metrics_json(&r.metrics));
+        json_object_set_new(root, "metrics", itr_cli_metrics_json(&r.metrics));
         if (r.folds > 1) {
             json_t *arr = json_array();
-            for (int q = 0; q < r.folds; q++) json_array_append_new(arr, metrics_json(&r.fold_metrics[q]));
+            for (int q = 0; q < r.folds; q++) json_array_append_new(arr, itr_cli_metrics_json(&r.fold_metrics[q]));
             json_object_set_new(root, "per_fold", arr);
         }
         json_t *rep = json_array(), *diff = json_array();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report.h"
 #include "itr/h5.h"
 #include "itr/metrics.h"
 #include "itr/npy.h"
@@ -34,24 +35,6 @@ static void print_metrics(const char *label, const itr_metrics *m) {
     printf("%-14s %-4s %7.2f %7.2f %7.2f %7.1f %8.2f\n", "", "t2i", m->t2i.r1, m->t2i.r5, m->t2i.r10, m->t2i.medr,
            m->t2i.meanr);
     printf("%-14s rsum %.2f\n", "", m->rsum);
-}
-
-static json_t *recall_json(const itr_recall *r) {
-    json_t *o = json_object();
-    json_object_set_new(o, "r1", json_real(r->r1));
-    json_object_set_new(o, "r5", json_real(r->r5));
-    json_object_set_new(o, "r10", json_real(r->r10));
-    json_object_set_new(o, "medr", json_real(r->medr));
-    json_object_set_new(o, "meanr", json_real(r->meanr));
-    return o;
-}
-
-static json_t *metrics_json(const itr_metrics *m) {
-    json_t *o = json_object();
-    json_object_set_new(o, "i2t", recall_json(&m->i2t));
-    json_object_set_new(o, "t2i", recall_json(&m->t2i));
-    json_object_set_new(o, "rsum", json_real(m->rsum));
-    return o;
 }
 
 static int parse_rule(const char *s, itr_tie_rule *rule) {
@@ -152,10 +135,10 @@ int itr_cmd_metrics(int argc, char **argv) {
             fprintf(stderr, "itr metrics: %s: %s\n", file, itr_last_error());
             code = itr_status_exit_code(st);
         } else if (json) {
-            json_t *jm = metrics_json(&m);
+            json_t *jm = itr_cli_metrics_json(&m);
             if (folds > 1) {
                 json_t *arr = json_array();
-                for (int q = 0; q < folds; q++) json_array_append_new(arr, metrics_json(&per_fold[q]));
+                for (int q = 0; q < folds; q++) json_array_append_new(arr, itr_cli_metrics_json(&per_fold[q]));
                 json_object_set_new(jm, "per_fold", arr);
             } else {
                 json_t *ties = json_object();
