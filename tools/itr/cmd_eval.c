@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno: progress only on a terminal */
 #include <jansson.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,9 +37,24 @@ static void help(FILE *f) {
             "  -h, --help          this text\n");
 }
 
+/* A one-line progress bar with ETA on stderr (only when stderr is a TTY). */
 static void on_progress(void *user, const char *stage, int64_t done, int64_t total) {
+    static const char *cur_stage = NULL;
+    static time_t t0;
     (void)user;
-    fprintf(stderr, "\r%-8s %lld/%lld", stage, (long long)done, (long long)total);
+    if (stage != cur_stage) {
+        cur_stage = stage;
+        t0 = time(NULL);
+    }
+    double frac = total > 0 ? (double)done / (double)total : 1.0;
+    double elapsed = difftime(time(NULL), t0);
+    double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+    char bar[31];
+    int filled = (int)(frac * 30.0);
+    for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r%-8s [%s] %lld/%lld  %3.0f%%  elapsed %.0fs  eta %.0fs ", stage, bar, (long long)done,
+            (long long)total, 100.0 * frac, elapsed, eta);
     if (done >= total) fprintf(stderr, "\n");
 }
 
