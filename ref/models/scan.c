@@ -14,6 +14,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef ITR_USE_CBLAS
+#include <cblas.h>
+#endif
 
 static const char *IMG = "0";   /* checkpoint['model'][0] = img_enc state dict */
 static const char *TXT = "1";   /* checkpoint['model'][1] = txt_enc state dict */
@@ -181,6 +187,39 @@ done:
     return st;
 }
 
+static double dot(const double *x, const double *y, int64_t d);
+static void first_norm(itr_scan_norm norm, double *a, int64_t nq);
+static double aggregate(const itr_scan_params *p, const double *r, int64_t nq);
+
+/* t2i, batched (s4.4 steps 1-6 as itr_scan_pair_f64, queries = words,
+ * context = regions): one image V (R, D) against a block of nb captions
+ * Cw (nb, T, D) of lengths len -> out[b]. The block's words are stacked
+ * (W = nb*T rows, padding included and ignored), so the logits and the
+ * attended contexts are two GEMMs against the one image; the first norm,
+ * cosines and aggregation stay per caption. ws: R*W + W*R + W*D + T doubles. */
+enum { SCAN_TILE = 64 };
+
+static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *Cw, const int64_t *len,
+                     int64_t nb, int64_t T, int64_t D, double *out, double *ws) {
+    int64_t W = nb * T;
+    double *S = ws, *A = S + R * W, *att = A + W * R, *r = att + W * D;
+    itr_dgemm(0, 1, R, W, D, 1.0, V, D, Cw, D, 0.0, S, W);   /* S[c][w] = V_c . word_w */
+    for (int64_t c = 0; c < R; c++)   /* each region's row, over each caption's own words */
+        for (int64_t b = 0; b < nb; b++) first_norm(p->norm, S + c * W + b * T, len[b]);
+    for (int64_t w = 0; w < W; w++)
+        for (int64_t c = 0; c < R; c++) A[w * R + c] = p->lambda_softmax * S[c * W + w];
+    itr_softmax_axis_f64(A, W, R, 1);
+    itr_dgemm(0, 0, W, D, R, 1.0, A, R, V, D, 0.0, att, D);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int64_t q = 0; q < len[b]; q++) {
+            const double *Qq = Cw + (b * T + q) * D, *a = att + (b * T + q) * D;
+            double den = sqrt(dot(Qq, Qq, D)) * sqrt(dot(a, a, D));
+            r[q] = dot(Qq, a, D) / (den > SCAN_EPS ? den : SCAN_EPS);   /* QUIRK-S4 clamp */
+        }
+        out[b] = aggregate(p, r, len[b]);
+    }
+}
+
 itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_img, int64_t R,
                              const float *cap_emb, const int64_t *lengths, int64_t n_cap, int64_t T,
                              double *sims) {
@@ -199,11 +238,70 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
     for (int64_t k = 0; k < n_img * R * D; k++) im[k] = img_emb[k];
     for (int64_t k = 0; k < n_cap * T * D; k++) s[k] = cap_emb[k];
     /* shard_xattn_*: one caption against the images at a time (s5.2); the
-     * loss-side scorer is square, so each (image, caption) is a 1 x 1 batch. */
-    for (int64_t i = 0; i < n_img && !st; i++)
-        for (int64_t j = 0; j < n_cap && !st; j++)
-            st = itr_scan_scores_f64(&m->cfg.attn, im + i * R * D, R, s + j * T * D, lengths + j, T, 1, D,
-                                     sims + i * n_cap + j);
+     * loss-side scorer is square, so each (image, caption) is a 1 x 1 batch.
+     * Pairs are independent: with OpenMP they are split across threads, each
+     * running the serial scorer, so the matrix is bit-identical for any thread
+     * count (OpenBLAS held at one thread inside, as in itr_sgraf_sims). The
+     * error message is thread-local, so the first failing pair is re-scored
+     * on this thread to report it. */
+    int64_t n_pairs = n_img * n_cap, first_bad = n_pairs;
+#ifdef ITR_USE_CBLAS
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#endif
+    if (m->cfg.attn.dir == ITR_SCAN_T2I) {
+        /* batched tiles (t2i_tile): (image, caption block), one workspace per thread */
+        int n_threads = 1;
+#ifdef _OPENMP
+        n_threads = omp_get_max_threads();
+#endif
+        int64_t n_blocks = (n_cap + SCAN_TILE - 1) / SCAN_TILE, n_tiles = n_img * n_blocks;
+        int64_t per_thread = 2 * R * SCAN_TILE * T + SCAN_TILE * T * D + T;
+        double *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
+        if (!ws) {
+            st = itr_fail(ITR_E_NOMEM, "SCAN sims: out of memory for %d workspaces", n_threads);
+            first_bad = 0;
+            n_tiles = 0;
+        }
+        for (int64_t j = 0; j < n_cap && ws; j++)
+            if (lengths[j] < 1 || lengths[j] > T) {   /* the scorer's own check reports it below */
+                first_bad = j;
+                n_tiles = 0;
+                break;
+            }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+        for (int64_t t = 0; t < n_tiles; t++) {
+            int64_t thread = 0;
+#ifdef _OPENMP
+            thread = omp_get_thread_num();
+#endif
+            int64_t i = t / n_blocks, j0 = (t % n_blocks) * SCAN_TILE;
+            int64_t nb = n_cap - j0 < SCAN_TILE ? n_cap - j0 : SCAN_TILE;
+            t2i_tile(&m->cfg.attn, im + i * R * D, R, s + j0 * T * D, lengths + j0, nb, T, D, sims + i * n_cap + j0,
+                     ws + thread * per_thread);
+        }
+        free(ws);
+        n_pairs = 0;   /* done (or failed before starting) */
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 16) reduction(min : first_bad)
+#endif
+    for (int64_t p = 0; p < n_pairs; p++) {
+        int64_t i = p / n_cap, j = p % n_cap;
+        if (itr_scan_scores_f64(&m->cfg.attn, im + i * R * D, R, s + j * T * D, lengths + j, T, 1, D, sims + p) &&
+            p < first_bad)
+            first_bad = p;
+    }
+#ifdef ITR_USE_CBLAS
+    openblas_set_num_threads(blas_threads);
+#endif
+    if (!st && first_bad < n_img * n_cap) {
+        int64_t i = first_bad / n_cap, j = first_bad % n_cap;
+        st = itr_scan_scores_f64(&m->cfg.attn, im + i * R * D, R, s + j * T * D, lengths + j, T, 1, D,
+                                 sims + first_bad);
+    }
 done:
     free(im);
     free(s);
@@ -229,6 +327,27 @@ static void first_norm(itr_scan_norm norm, double *a, int64_t nq) {
         double den = sqrt(dot(a, a, nq)) + SCAN_EPS;   /* QUIRK-S4: eps added */
         for (int64_t q = 0; q < nq; q++) a[q] /= den;
     }
+}
+
+/* Step 6 of s4.4: aggregate the nq cosines r over the queries. */
+static double aggregate(const itr_scan_params *p, const double *r, int64_t nq) {
+    double agg = 0.0;
+    switch (p->agg) {
+    case ITR_SCAN_AGG_LSE:   /* QUIRK-S7: literally, no max shift */
+        for (int64_t q = 0; q < nq; q++) agg += exp(p->lambda_lse * r[q]);
+        agg = log(agg) / p->lambda_lse;
+        break;
+    case ITR_SCAN_AGG_MAX:
+        agg = r[0];
+        for (int64_t q = 1; q < nq; q++) agg = r[q] > agg ? r[q] : agg;
+        break;
+    case ITR_SCAN_AGG_MEAN:
+    case ITR_SCAN_AGG_SUM:
+        for (int64_t q = 0; q < nq; q++) agg += r[q];
+        if (p->agg == ITR_SCAN_AGG_MEAN) agg /= (double)nq;
+        break;
+    }
+    return agg;
 }
 
 itr_status itr_scan_pair_f64(const itr_scan_params *p, const double *Q, int64_t nq, const double *C,
@@ -265,24 +384,7 @@ itr_status itr_scan_pair_f64(const itr_scan_params *p, const double *Q, int64_t 
         double den = sqrt(dot(Q + q * d, Q + q * d, d)) * sqrt(dot(a, a, d));
         r[q] = dot(Q + q * d, a, d) / (den > SCAN_EPS ? den : SCAN_EPS);
     }
-    /* 6: aggregate over the queries */
-    double agg = 0.0;
-    switch (p->agg) {
-    case ITR_SCAN_AGG_LSE:   /* QUIRK-S7: literally, no max shift */
-        for (int64_t q = 0; q < nq; q++) agg += exp(p->lambda_lse * r[q]);
-        agg = log(agg) / p->lambda_lse;
-        break;
-    case ITR_SCAN_AGG_MAX:
-        agg = r[0];
-        for (int64_t q = 1; q < nq; q++) agg = r[q] > agg ? r[q] : agg;
-        break;
-    case ITR_SCAN_AGG_MEAN:
-    case ITR_SCAN_AGG_SUM:
-        for (int64_t q = 0; q < nq; q++) agg += r[q];
-        if (p->agg == ITR_SCAN_AGG_MEAN) agg /= (double)nq;
-        break;
-    }
-    *score = agg;
+    *score = aggregate(p, r, nq);
     if (attnT)   /* func_attention's attnT: (context, query) */
         for (int64_t c = 0; c < nc; c++)
             for (int64_t q = 0; q < nq; q++) attnT[c * nq + q] = A[q * nc + c];

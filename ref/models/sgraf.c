@@ -15,6 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef ITR_USE_CBLAS
+#include <cblas.h>
+#endif
 
 static const char *IMG = "0";   /* checkpoint['model'][0] = img_enc */
 static const char *TXT = "1";   /* checkpoint['model'][1] = txt_enc */
@@ -223,8 +229,10 @@ done:
  *   Lx = tanh([BN_r](X W_l^T + b_l))       gx = tanh([BN_f](W_g xbar + b_g))
  *   alpha = softmax_r(w_c . (Lx_r * gx) + b_c)
  *   glo = l2n(sum_r alpha_r X_r)           (pooled over X, not Lx) */
+/* Lx_given: X W_l^T + b_l when the caller already has it (itr_sgraf_sims
+ * runs the local linear of many images / captions as one GEMM), else NULL. */
 static itr_status self_attention(const itr_sgraf_sa *sa, int visual, const float *X, int64_t n, int64_t D,
-                                 float *glo) {
+                                 const float *Lx_given, float *glo) {
     float *Lx = malloc((size_t)(n * D) * sizeof *Lx);
     float *mean = malloc((size_t)D * sizeof *mean);
     float *gx = malloc((size_t)D * sizeof *gx);
@@ -239,7 +247,8 @@ static itr_status self_attention(const itr_sgraf_sa *sa, int visual, const float
         for (int64_t r = 0; r < n; r++) s += X[r * D + k];
         mean[k] = s / (float)n;
     }
-    itr_linear(X, n, D, sa->loc_w, sa->loc_b, D, Lx);
+    if (Lx_given) memcpy(Lx, Lx_given, (size_t)(n * D) * sizeof *Lx);
+    else itr_linear(X, n, D, sa->loc_w, sa->loc_b, D, Lx);
     itr_linear(mean, 1, D, sa->glo_w, sa->glo_b, D, gx);
     if (visual) {
         /* QUIRK(G3): BatchNorm1d(36) on (n_img, 36, D): channel = region r,
@@ -272,12 +281,12 @@ done:
 }
 
 itr_status itr_sgraf_visual_sa(const itr_sgraf *m, const float *V, float *v_glo) {
-    return self_attention(&m->vsa, 1, V, m->cfg.n_regions, m->cfg.embed_size, v_glo);
+    return self_attention(&m->vsa, 1, V, m->cfg.n_regions, m->cfg.embed_size, NULL, v_glo);
 }
 
 itr_status itr_sgraf_text_sa(const itr_sgraf *m, const float *T, int64_t L, float *t_glo) {
     if (L < 1) return itr_fail(ITR_E_SHAPE, "SGRAF: TextSA of a caption of length %lld", (long long)L);
-    return self_attention(&m->tsa, 0, T, L, m->cfg.embed_size, t_glo);
+    return self_attention(&m->tsa, 0, T, L, m->cfg.embed_size, NULL, t_glo);
 }
 
 /* ---- SCAN_attention, t2i with SGRAF's settings (s4.5 pair step 1) ---------
@@ -372,39 +381,204 @@ float itr_sgraf_pair_score(const itr_sgraf *m, const float *V, const float *v_gl
     return itr_sigmoidf(z);
 }
 
-/* ---- full matrix (s5.3) ---------------------------------------------------
+/* ---- full matrix (s5.3): batched tiles ------------------------------------
  * Pairs are independent, so v_glo / t_glo are computed once per image /
- * caption instead of once per shard as upstream (identical values). */
+ * caption instead of once per shard as upstream (identical values).
+ *
+ * itr_sgraf_pair_score above is the readable one-pair form. For the matrix,
+ * one image is scored against a block of up to SGRAF_TILE captions at once so
+ * that every weight matrix meets many rows in one GEMM (as upstream, which
+ * batches the images of a shard for each caption): the block's words are
+ * stacked (nb*T rows, padding included and ignored), the attention becomes
+ * two (R x nb*T) GEMMs against the one image, and W_loc, W_glo and the SGR
+ * linears run on all nodes of the block. The per-pair steps (row norms over a
+ * caption's own words, E = softmax(Q K^T), SAF gates) stay per pair. */
+enum { SGRAF_TILE = 64 };
+
+typedef struct sgraf_tile_ws {
+    float *S;            /* (R, nb*T)  attention logits of the stacked words */
+    float *ctx;          /* (nb*T, D)  attended contexts, then squared diffs */
+    float *diff;         /* (nb, D)    squared global differences            */
+    float *loc, *glo;    /* (nb*T, P), (nb, P)                               */
+    float *X, *Q, *K, *EX;   /* (nb*(T+1), P) node matrices, caption b at b*(T+1) */
+    float *E;            /* (T+1, T+1) one pair's edges; SAF: its gates     */
+} sgraf_tile_ws;
+
+static int64_t tile_ws_floats(const itr_sgraf *m, int64_t T) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = SGRAF_TILE * T;
+    return R * W + W * D + SGRAF_TILE * D + W * P + SGRAF_TILE * P + 4 * SGRAF_TILE * (T + 1) * P +
+           (T + 1) * (T + 1);
+}
+
+static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t T, float *base) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = SGRAF_TILE * T;
+    int64_t nodes = SGRAF_TILE * (T + 1) * P;
+    sgraf_tile_ws ws;
+    ws.S = base;
+    ws.ctx = ws.S + R * W;
+    ws.diff = ws.ctx + W * D;
+    ws.loc = ws.diff + SGRAF_TILE * D;
+    ws.glo = ws.loc + W * P;
+    ws.X = ws.glo + SGRAF_TILE * P;
+    ws.Q = ws.X + nodes;
+    ws.K = ws.Q + nodes;
+    ws.EX = ws.K + nodes;
+    ws.E = ws.EX + nodes;
+    return ws;
+}
+
+/* Image V (R, D) with v_glo against captions C (nb, T, D) of lengths len,
+ * t_glo (nb, D) -> out[b], b < nb. Same steps as itr_sgraf_pair_score. */
+static void score_tile(const itr_sgraf *m, const float *V, const float *vg, const float *C, const int64_t *len,
+                       int64_t nb, int64_t T, const float *tg, double *out, sgraf_tile_ws *ws) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = nb * T, NT = T + 1;
+    /* attention (itr_sgraf_attention) of all stacked words over the one image */
+    itr_sgemm(0, 1, R, W, D, 1.0f, V, D, C, D, 0.0f, ws->S, W);
+    itr_leaky_relu(ws->S, R * W, LRELU_SLOPE);
+    for (int64_t r = 0; r < R; r++)   /* each region's row, over each caption's own words */
+        for (int64_t b = 0; b < nb; b++) itr_l2norm_rows(ws->S + r * W + b * T, 1, len[b], ITR_EPS_ADD, L2_EPS);
+    for (int64_t i = 0; i < R * W; i++) ws->S[i] *= ATTN_SMOOTH;
+    itr_softmax_axis(ws->S, 1, R, W);
+    itr_sgemm(1, 0, W, D, R, 1.0f, ws->S, W, V, D, 0.0f, ws->ctx, D);
+    itr_l2norm_rows(ws->ctx, W, D, ITR_EPS_ADD, L2_EPS);
+    /* QUIRK(G2): squared differences -> local and global nodes */
+    for (int64_t i = 0; i < W * D; i++) {
+        float d = ws->ctx[i] - C[i];
+        ws->ctx[i] = d * d;
+    }
+    itr_linear(ws->ctx, W, D, m->tranloc_w, m->tranloc_b, P, ws->loc);
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t k = 0; k < D; k++) {
+            float d = vg[k] - tg[b * D + k];
+            ws->diff[b * D + k] = d * d;
+        }
+    itr_linear(ws->diff, nb, D, m->tranglo_w, m->tranglo_b, P, ws->glo);
+    /* node matrix of caption b: row 0 global, rows 1..len[b] local, then 0 */
+    memset(ws->X, 0, (size_t)(nb * NT * P) * sizeof *ws->X);
+    for (int64_t b = 0; b < nb; b++) {
+        float *Xb = ws->X + b * NT * P;
+        memcpy(Xb, ws->glo + b * P, (size_t)P * sizeof *Xb);
+        memcpy(Xb + P, ws->loc + b * T * P, (size_t)(len[b] * P) * sizeof *Xb);
+        itr_l2norm_rows(Xb, len[b] + 1, P, ITR_EPS_ADD, L2_EPS);
+    }
+    if (m->cfg.module == ITR_SGRAF_SGR) {
+        /* sgr_reason with the three linears over all nb*(T+1) rows */
+        for (int k = 0; k < m->cfg.sgr_step; k++) {
+            itr_linear(ws->X, nb * NT, P, m->q_w[k], m->q_b[k], P, ws->Q);
+            itr_linear(ws->X, nb * NT, P, m->k_w[k], m->k_b[k], P, ws->K);
+            memset(ws->EX, 0, (size_t)(nb * NT * P) * sizeof *ws->EX);
+            for (int64_t b = 0; b < nb; b++) {
+                int64_t N = len[b] + 1, o = b * NT * P;
+                itr_sgemm(0, 1, N, N, P, 1.0f, ws->Q + o, P, ws->K + o, P, 0.0f, ws->E, N);
+                itr_softmax_axis(ws->E, N, N, 1);
+                itr_sgemm(0, 0, N, P, N, 1.0f, ws->E, N, ws->X + o, P, 0.0f, ws->EX + o, P);
+            }
+            itr_linear(ws->EX, nb * NT, P, m->g_w[k], m->g_b[k], P, ws->X);
+            itr_relu(ws->X, nb * NT * P);
+        }
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const float *v = ws->X + b * NT * P;   /* SGR: node 0 */
+        if (m->cfg.module == ITR_SGRAF_SAF) {
+            saf_filter(m, v, len[b] + 1, ws->E, ws->Q);
+            v = ws->Q;
+        }
+        float z = m->eval_b[0];
+        for (int64_t p = 0; p < P; p++) z += m->eval_w[p] * v[p];
+        out[b] = (double)itr_sigmoidf(z);
+    }
+}
+
+/* Parallelism (OpenMP, when built with it): the (image, caption block) tiles
+ * are split across threads, each with its own workspace. A tile's result
+ * does not depend on which thread runs it, so the matrix is bit-identical for
+ * any thread count. OpenBLAS is held at one thread inside the parallel loop
+ * (its own pool would only oversubscribe the cores). */
+static void score_all_tiles(const itr_sgraf *m, const float *img_emb, int64_t n_img, const float *cap_emb,
+                            const int64_t *lengths, int64_t n_cap, int64_t T, const float *vg, const float *tg,
+                            double *sims, float *ws_all, int64_t per_thread) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size;
+    int64_t n_blocks = (n_cap + SGRAF_TILE - 1) / SGRAF_TILE, n_tiles = n_img * n_blocks;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int64_t t = 0; t < n_tiles; t++) {
+        int64_t thread = 0;
+#ifdef _OPENMP
+        thread = omp_get_thread_num();
+#endif
+        sgraf_tile_ws ws = tile_ws_carve(m, T, ws_all + thread * per_thread);
+        int64_t i = t / n_blocks, j0 = (t % n_blocks) * SGRAF_TILE;
+        int64_t nb = n_cap - j0 < SGRAF_TILE ? n_cap - j0 : SGRAF_TILE;
+        score_tile(m, img_emb + i * R * D, vg + i * D, cap_emb + j0 * T * D, lengths + j0, nb, T, tg + j0 * D,
+                   sims + i * n_cap + j0, &ws);
+    }
+}
+
+/* v_glo of every image and t_glo of every caption (itr_sgraf_visual_sa /
+ * text_sa), with the (D x D) local linear run over SA_CHUNK images or
+ * captions at once: one image alone is a 36-row GEMM that mostly packs W_l. */
+enum { SA_CHUNK = 32 };
+static itr_status global_vectors(const itr_sgraf *m, const float *img_emb, int64_t n_img, const float *cap_emb,
+                                 const int64_t *lengths, int64_t n_cap, int64_t T, float *vg, float *tg) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, rows = SA_CHUNK * (R > T ? R : T);
+    float *Lx = malloc((size_t)(rows * D) * sizeof *Lx);
+    itr_status st = ITR_OK;
+    if (!Lx) return itr_fail(ITR_E_NOMEM, "SGRAF: out of memory for %lld local rows", (long long)rows);
+    for (int64_t i0 = 0; i0 < n_img && !st; i0 += SA_CHUNK) {
+        int64_t nb = n_img - i0 < SA_CHUNK ? n_img - i0 : SA_CHUNK;
+        itr_linear(img_emb + i0 * R * D, nb * R, D, m->vsa.loc_w, m->vsa.loc_b, D, Lx);
+        for (int64_t i = 0; i < nb && !st; i++)
+            st = self_attention(&m->vsa, 1, img_emb + (i0 + i) * R * D, R, D, Lx + i * R * D, vg + (i0 + i) * D);
+    }
+    for (int64_t j0 = 0; j0 < n_cap && !st; j0 += SA_CHUNK) {
+        int64_t nb = n_cap - j0 < SA_CHUNK ? n_cap - j0 : SA_CHUNK;
+        itr_linear(cap_emb + j0 * T * D, nb * T, D, m->tsa.loc_w, m->tsa.loc_b, D, Lx);   /* padding rows unused */
+        for (int64_t j = 0; j < nb && !st; j++)
+            st = self_attention(&m->tsa, 0, cap_emb + (j0 + j) * T * D, lengths[j0 + j], D, Lx + j * T * D,
+                                tg + (j0 + j) * D);
+    }
+    free(Lx);
+    return st;
+}
+
 itr_status itr_sgraf_sims(const itr_sgraf *m, const float *img_emb, int64_t n_img, const float *cap_emb,
                           const int64_t *lengths, int64_t n_cap, int64_t T, double *sims, float *img_glo,
                           float *cap_glo) {
-    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size;
+    int64_t D = m->cfg.embed_size;
     if (n_img < 1 || n_cap < 1) return itr_fail(ITR_E_SHAPE, "SGRAF: sims of %lld images x %lld captions",
                                                 (long long)n_img, (long long)n_cap);
     for (int64_t j = 0; j < n_cap; j++)
         if (lengths[j] < 1 || lengths[j] > T)
             return itr_fail(ITR_E_SHAPE, "SGRAF: caption %lld has length %lld outside [1, %lld]", (long long)j,
                             (long long)lengths[j], (long long)T);
+    int n_threads = 1;
+#ifdef _OPENMP
+    n_threads = omp_get_max_threads();
+#endif
+    int64_t per_thread = tile_ws_floats(m, T);
     float *vg = malloc((size_t)(n_img * D) * sizeof *vg);
     float *tg = malloc((size_t)(n_cap * D) * sizeof *tg);
-    float *scratch = malloc((size_t)itr_sgraf_pair_scratch(m, T) * sizeof *scratch);
+    float *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
     itr_status st = ITR_OK;
-    if (!vg || !tg || !scratch) {
+    if (!vg || !tg || !ws) {
         st = itr_fail(ITR_E_NOMEM, "SGRAF: out of memory for %lld x %lld sims", (long long)n_img, (long long)n_cap);
         goto done;
     }
-    for (int64_t i = 0; i < n_img && !st; i++) st = itr_sgraf_visual_sa(m, img_emb + i * R * D, vg + i * D);
-    for (int64_t j = 0; j < n_cap && !st; j++) st = itr_sgraf_text_sa(m, cap_emb + j * T * D, lengths[j], tg + j * D);
-    if (st) goto done;
-    for (int64_t i = 0; i < n_img; i++)
-        for (int64_t j = 0; j < n_cap; j++)
-            sims[i * n_cap + j] = (double)itr_sgraf_pair_score(m, img_emb + i * R * D, vg + i * D,
-                                                               cap_emb + j * T * D, lengths[j], tg + j * D, scratch);
+    if ((st = global_vectors(m, img_emb, n_img, cap_emb, lengths, n_cap, T, vg, tg))) goto done;
+#ifdef ITR_USE_CBLAS
+    int blas_threads = openblas_get_num_threads();
+    if (n_threads > 1) openblas_set_num_threads(1);
+#endif
+    score_all_tiles(m, img_emb, n_img, cap_emb, lengths, n_cap, T, vg, tg, sims, ws, per_thread);
+#ifdef ITR_USE_CBLAS
+    if (n_threads > 1) openblas_set_num_threads(blas_threads);
+#endif
     if (img_glo) memcpy(img_glo, vg, (size_t)(n_img * D) * sizeof *vg);
     if (cap_glo) memcpy(cap_glo, tg, (size_t)(n_cap * D) * sizeof *tg);
 done:
     free(vg);
     free(tg);
-    free(scratch);
+    free(ws);
     return st;
 }
