@@ -169,3 +169,13 @@ const char *itr_config_str(const itr_config *c, const char *name, const char *de
     const char *v;
     return itr_config_get_str(c, name, def, &v) ? def : v;
 }
+
+itr_status itr_config_check_size(const itr_config *c, const char *name, int64_t from_weights) {
+    int64_t v;
+    itr_status st = itr_config_get_int(c, name, from_weights, &v);
+    if (st) return st;
+    if (v != from_weights)
+        return itr_fail(ITR_E_SHAPE, "opt.%s = %lld but the checkpoint's tensors have %lld", name, (long long)v,
+                        (long long)from_weights);
+    return ITR_OK;
+}

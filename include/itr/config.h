@@ -58,6 +58,12 @@ itr_status itr_config_get_float(const itr_config *c, const char *name, double de
 itr_status itr_config_get_bool(const itr_config *c, const char *name, int def, int *out);
 itr_status itr_config_get_str(const itr_config *c, const char *name, const char *def, const char **out);
 
+/* A size a model inferred from its tensors must agree with the opt field of
+ * the same meaning (upstream builds the modules from opt, then loads the
+ * tensors): OK when the field is absent/None or equal, else ITR_E_SHAPE
+ * "opt.<name> = A but the checkpoint's tensors have B". */
+itr_status itr_config_check_size(const itr_config *c, const char *name, int64_t from_weights);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,18 +27,6 @@ static const char *TXT = "1";   /* checkpoint['model'][1] = txt_enc state dict *
 #define SCAN_EPS 1e-8           /* l2norm eps (added) and cosine eps (clamp), s2.3 */
 #define SCAN_LRELU_SLOPE 0.1    /* "clipped" = nn.LeakyReLU(0.1), QUIRK-S2 */
 
-/* A size inferred from a tensor must agree with the opt field of the same
- * meaning (upstream builds the modules from opt, then loads the tensors). */
-static itr_status check_opt_size(const itr_config *opt, const char *field, int64_t from_weights) {
-    int64_t v;
-    itr_status st = itr_config_get_int(opt, field, from_weights, &v);
-    if (st) return st;
-    if (v != from_weights)
-        return itr_fail(ITR_E_SHAPE, "SCAN: opt.%s = %lld but the checkpoint's tensors have %lld", field,
-                        (long long)v, (long long)from_weights);
-    return ITR_OK;
-}
-
 /* The non-size options of s2.1. */
 static itr_status load_options(itr_scan_config *c, const itr_config *opt) {
     itr_status st;
@@ -118,10 +106,10 @@ itr_status itr_scan_load(itr_scan *m, const itr_config *opt, itr_weights *w) {
     c->word_dim = t->shape[1];
 
     if ((st = load_options(c, opt))) goto done;
-    if ((st = check_opt_size(opt, "embed_size", c->embed_size))) goto done;
-    if ((st = check_opt_size(opt, "img_dim", c->img_dim))) goto done;
-    if ((st = check_opt_size(opt, "word_dim", c->word_dim))) goto done;
-    if ((st = check_opt_size(opt, "vocab_size", c->vocab_size))) goto done;
+    if ((st = itr_config_check_size(opt, "embed_size", c->embed_size))) goto done;
+    if ((st = itr_config_check_size(opt, "img_dim", c->img_dim))) goto done;
+    if ((st = itr_config_check_size(opt, "word_dim", c->word_dim))) goto done;
+    if ((st = itr_config_check_size(opt, "vocab_size", c->vocab_size))) goto done;
 
     m->fc_b = itr_weights_f32(w, IMG, "fc.bias", 1, (int64_t[]){c->embed_size});
     itr_gru_load(&m->gru, w, TXT, "rnn.", c->word_dim, c->embed_size, c->num_layers, c->bi_gru);

@@ -127,12 +127,8 @@ static itr_status read_opt(itr_sgraf_config *c, const itr_config *opt) {
     if ((st = itr_config_get_bool(opt, "no_txtnorm", 0, &c->no_txtnorm))) return st;
     const char *fields[4] = {"embed_size", "img_dim", "word_dim", "sim_dim"};
     const int64_t sizes[4] = {c->embed_size, c->img_dim, c->word_dim, c->sim_dim};
-    for (int i = 0; i < 4; i++) {
-        if ((st = itr_config_get_int(opt, fields[i], sizes[i], &v))) return st;
-        if (v != sizes[i])
-            return itr_fail(ITR_E_SHAPE, "opt.%s = %lld but the checkpoint's tensors have %lld", fields[i],
-                            (long long)v, (long long)sizes[i]);
-    }
+    for (int i = 0; i < 4; i++)
+        if ((st = itr_config_check_size(opt, fields[i], sizes[i]))) return st;
     return ITR_OK;
 }
 

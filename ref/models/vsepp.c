@@ -15,18 +15,6 @@
 static const char *IMG = "0";   /* checkpoint['model'][0] = img_enc state dict */
 static const char *TXT = "1";   /* checkpoint['model'][1] = txt_enc state dict */
 
-/* Cross-checks a size inferred from a tensor with the opt field of the same
- * meaning (upstream builds the modules from opt, then loads the tensors). */
-static itr_status check_opt_size(const itr_config *opt, const char *field, int64_t from_weights) {
-    int64_t v;
-    itr_status st = itr_config_get_int(opt, field, from_weights, &v);
-    if (st) return st;
-    if (v != from_weights)
-        return itr_fail(ITR_E_SHAPE, "opt.%s = %lld but the checkpoint's tensors have %lld", field, (long long)v,
-                        (long long)from_weights);
-    return ITR_OK;
-}
-
 itr_status itr_vsepp_load(itr_vsepp *m, const itr_config *opt, itr_weights *w) {
     itr_status st;
     const itr_tensor *t;
@@ -54,10 +42,10 @@ itr_status itr_vsepp_load(itr_vsepp *m, const itr_config *opt, itr_weights *w) {
     if ((st = itr_config_get_bool(opt, "no_imgnorm", 0, &c->no_imgnorm))) return st;
     if ((st = itr_config_get_bool(opt, "max_violation", 0, &c->max_violation))) return st;
     if ((st = itr_config_get_float(opt, "margin", 0.2, &c->margin))) return st;
-    if ((st = check_opt_size(opt, "embed_size", c->embed_size))) return st;
-    if ((st = check_opt_size(opt, "img_dim", c->img_dim))) return st;
-    if ((st = check_opt_size(opt, "word_dim", c->word_dim))) return st;
-    if ((st = check_opt_size(opt, "vocab_size", c->vocab_size))) return st;
+    if ((st = itr_config_check_size(opt, "embed_size", c->embed_size))) return st;
+    if ((st = itr_config_check_size(opt, "img_dim", c->img_dim))) return st;
+    if ((st = itr_config_check_size(opt, "word_dim", c->word_dim))) return st;
+    if ((st = itr_config_check_size(opt, "vocab_size", c->vocab_size))) return st;
 
     int64_t E = c->embed_size;
     m->fc_w = itr_weights_f32(w, IMG, "fc.weight", 2, (int64_t[]){E, c->img_dim});
