@@ -10,6 +10,7 @@ static const itr_family FAMILIES[] = {
     {"losses", itr_family_losses_run, 0},
     {"scan", itr_family_scan_run, 0},
     {"sgraf", itr_family_sgraf_run, 0},
+    {"vseinf", itr_family_vseinf_run, 0},
 };
 
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])

@@ -9,5 +9,6 @@ itr_status itr_family_vsepp_run(itr_case *c, itr_probe *out);
 itr_status itr_family_losses_run(itr_case *c, itr_probe *out);
 itr_status itr_family_scan_run(itr_case *c, itr_probe *out);
 itr_status itr_family_sgraf_run(itr_case *c, itr_probe *out);
+itr_status itr_family_vseinf_run(itr_case *c, itr_probe *out);
 
 #endif
