@@ -246,7 +246,7 @@ itr_status itr_conform_run(const char *case_path, const itr_conform_opts *opts, 
     ci.pub.backend = opts && opts->backend ? ITR_BACKEND_CUDA : ITR_BACKEND_REF;
     const itr_family *fam = itr_family_find(ci.pub.model);
     if (!fam) {
-        st = itr_fail(ITR_E_UNSUPPORTED, "%s: family '%s' is not implemented (known: %s)", case_path,
+        st = itr_fail(ITR_E_UNSUPPORTED, "%s: no family '%s' in itr (known: %s)", case_path,
                       ci.pub.model, itr_family_names());
         goto done;
     }

@@ -559,7 +559,7 @@ itr_status itr_family_losses_run(itr_case *c, itr_probe *out) {
         if (prefix ? strncmp(v, name, len) == 0 : strcmp(v, name) == 0) return VARIANTS[i].run(c, out);
     }
     return itr_fail(ITR_E_UNSUPPORTED,
-                    "%s: loss variant '%s' is not implemented (known: lmh_sgraf, lmh_vsepp, lmh_scan, vseinf, "
+                    "%s: unknown loss variant '%s' (known: lmh_sgraf, lmh_vsepp, lmh_scan, vseinf, "
                     "vsl, luwm, lseh_<vsrn|vseinf|sgraf|vsepp|gsmn>)",
                     c->path, v);
 }
