@@ -8,11 +8,13 @@
 #include "eval_families.h"
 #include "itr/h5.h"
 #include "itr/npy.h"
+#include "itr/text.h"
 
 static const itr_eval_family *const FAMILIES[] = {
     &itr_eval_family_vsepp,
     &itr_eval_family_scan,
     &itr_eval_family_sgraf,
+    &itr_eval_family_vseinf,
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 
@@ -30,6 +32,18 @@ static const itr_eval_xattn *xattn_of(const itr_eval_family *fam) {
     return NULL;
 }
 
+/* Set-pooling families: per-item scores, own data folder and captions */
+static const itr_eval_pooled *const POOLED[] = {
+    &itr_eval_pooled_vseinf,
+};
+#define N_POOLED (sizeof POOLED / sizeof POOLED[0])
+
+static const itr_eval_pooled *pooled_of(const itr_eval_family *fam) {
+    for (size_t i = 0; i < N_POOLED; i++)
+        if (POOLED[i]->family == fam) return POOLED[i];
+    return NULL;
+}
+
 const itr_eval_family *itr_eval_family_find(const char *name) {
     for (size_t i = 0; name && i < N_FAMILIES; i++)
         if (strcmp(FAMILIES[i]->name, name) == 0) return FAMILIES[i];
@@ -38,12 +52,14 @@ const itr_eval_family *itr_eval_family_find(const char *name) {
 
 itr_status itr_eval_family_detect(itr_checkpoint *ck, const itr_eval_family **out) {
     *out = NULL;
-    if (itr_eval_is_vsepp(ck)) *out = &itr_eval_family_vsepp;
+    /* VSE-inf first: its BiGRU checkpoints also have VSE++'s fc / embed / rnn keys */
+    if (itr_eval_is_vseinf(ck)) *out = &itr_eval_family_vseinf;
+    else if (itr_eval_is_vsepp(ck)) *out = &itr_eval_family_vsepp;
     else if (itr_eval_is_scan(ck)) *out = &itr_eval_family_scan;
     else if (itr_eval_is_sgraf(ck)) *out = &itr_eval_family_sgraf;
     if (!*out)
         return itr_fail(ITR_E_UNSUPPORTED,
-                        "%s: not a checkpoint of a family `itr eval` supports (vsepp, scan, sgraf); try --model",
+                        "%s: not a checkpoint of a family `itr eval` supports (vsepp, scan, sgraf, vseinf); try --model",
                         ck->path);
     return ITR_OK;
 }
@@ -94,8 +110,8 @@ typedef struct eval_data {
     itr_precomp_pairing pair;
 } eval_data;
 
-static itr_status data_open(const char *data_path, const char *data_name, const char *split, eval_data *d,
-                            itr_eval_result *r) {
+static itr_status data_open(const char *data_path, const char *data_name, const char *split, int caps_flags,
+                            eval_data *d, itr_eval_result *r) {
     itr_status st;
     char *dir = path_join(data_path, data_name);
     d->split = split;
@@ -103,7 +119,7 @@ static itr_status data_open(const char *data_path, const char *data_name, const 
     d->caps_path = dir ? split_file(dir, split, "_caps.txt") : NULL;
     free(dir);
     if (!d->ims_path || !d->caps_path) return itr_fail(ITR_E_NOMEM, "eval: out of memory");
-    if ((st = itr_captions_load(d->caps_path, 0, &d->caps)))
+    if ((st = itr_captions_load(d->caps_path, caps_flags, &d->caps)))
         return itr_fail_context(st, "split '%s' captions %s", split, d->caps_path);
     if ((st = itr_npy_open(d->ims_path, NULL, &d->ims)))
         return itr_fail_context(st, "split '%s' image features %s", split, d->ims_path);
@@ -137,10 +153,11 @@ static void data_close(eval_data *d) {
 static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
                                 eval_data *d, int64_t B, float *img_emb) {
     const itr_eval_xattn *x = xattn_of(fam);
+    const itr_eval_pooled *p = pooled_of(fam);
     const itr_npy_header *h = itr_npy_header_of(d->ims);
-    int64_t n = d->pair.n_images, R = x ? d->regions : 1;
-    int64_t D = fam->img_dim(model) * R, E = fam->img_emb_size(model) * R;   /* floats per row */
-    if (!x && d->regions != 0)
+    int64_t n = d->pair.n_images, R = x || p ? d->regions : 1;
+    int64_t D = fam->img_dim(model) * R, E = fam->img_emb_size(model) * (x ? R : 1);   /* floats per row */
+    if (!x && !p && d->regions != 0)
         return itr_fail(ITR_E_SHAPE, "%s: %s takes one vector per image; expected (rows, img_dim), found 3-D",
                         d->ims_path, fam->name);
     if (h->shape[h->ndim - 1] != fam->img_dim(model))
@@ -160,7 +177,8 @@ static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *f
                                             buf + j * D, (size_t)D * sizeof(float));
         }
         if (!st) st = x ? x->encode_images(model, buf, nb, R, img_emb + i0 * E)
-                        : fam->encode_images(model, buf, nb, img_emb + i0 * E);
+                        : p ? p->encode_images(model, buf, nb, R, img_emb + i0 * E)
+                            : fam->encode_images(model, buf, nb, img_emb + i0 * E);
         progress(o, "images", i0 + nb, n);
     }
     free(buf);
@@ -191,6 +209,7 @@ static itr_status caption_lengths(const itr_vocab *v, eval_data *d) {
 static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
                                   const itr_vocab *v, eval_data *d, int64_t B, float *cap_emb, int64_t *n_unk) {
     const itr_eval_xattn *x = xattn_of(fam);
+    const itr_eval_pooled *p = pooled_of(fam);
     int64_t n = d->pair.n_captions, E = fam->cap_emb_size(model) * (x ? d->max_len : 1);
     int64_t **seq = calloc((size_t)B, sizeof *seq), *len = calloc((size_t)B, sizeof *len), *pad = NULL;
     itr_status st = seq && len ? ITR_OK : itr_fail(ITR_E_NOMEM, "eval: out of memory");
@@ -198,7 +217,8 @@ static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family 
         int64_t nb = n - c0 < B ? n - c0 : B, T = x ? d->max_len : 1;
         for (int64_t j = 0; j < nb && !st; j++) {
             /* QUIRK(vsepp_vseinfty.md s3): [<start>] word_tokenize(lower) [<end>] */
-            st = itr_caption_encode(v, d->caps.lines[c0 + j], ITR_TOK_NLTK38, &seq[j], &len[j]);
+            st = p ? p->caption_ids(model, d->caps.lines[c0 + j], &seq[j], &len[j], n_unk)
+                   : itr_caption_encode(v, d->caps.lines[c0 + j], ITR_TOK_NLTK38, &seq[j], &len[j]);
             if (st) st = itr_fail_context(st, "%s: line %lld", d->caps_path, (long long)(c0 + j + 1));
             else if (len[j] > T) T = len[j];
         }
@@ -216,7 +236,7 @@ static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family 
         for (int64_t j = 0; j < nb && !st; j++)
             for (int64_t t = 0; t < len[j]; t++) {
                 pad[j * T + t] = seq[j][t];
-                if (seq[j][t] == v->unk_id) (*n_unk)++;
+                if (!p && seq[j][t] == v->unk_id) (*n_unk)++;
             }
         if (!st) st = fam->encode_captions(model, pad, len, nb, T, cap_emb + c0 * E);
         for (int64_t j = 0; j < nb; j++) {
@@ -243,9 +263,12 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
     char *vocab_path = NULL;
     int64_t n_img = d->pair.n_images, n_cap = d->pair.n_captions;
     const itr_eval_xattn *x = xattn_of(fam);
+    const itr_eval_pooled *p = pooled_of(fam);
     itr_vocab_init(&vocab);
-    if ((st = fam->load(ck, &model))) goto done;
-    if (o->vocab) {
+    if ((st = p ? p->load(ck, o, &model) : fam->load(ck, &model))) goto done;
+    if (p) {
+        /* the family read its own vocabulary / tokenizer (--vocab, --bert-config) */
+    } else if (o->vocab) {
         vocab_path = path_join("", o->vocab);
     } else {
         /* upstream: os.path.join(opt.vocab_path, '%s_vocab.pkl' % opt.data_name), from the cwd
@@ -255,8 +278,8 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
         vocab_path = name ? path_join(vdir, name) : NULL;
         free(name);
     }
-    if (!vocab_path) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory"); goto done; }
-    if ((st = itr_vocab_load(vocab_path, &vocab))) {
+    if (!p && !vocab_path) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory"); goto done; }
+    if (!p && (st = itr_vocab_load(vocab_path, &vocab))) {
         st = itr_fail_context(st, "vocabulary %s (opt.vocab_path; --vocab overrides)", vocab_path);
         goto done;
     }
@@ -266,7 +289,7 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
     /* floats per image and per caption: (R, D) and (max_len, D) for cross attention */
     int64_t Ei = fam->img_emb_size(model) * (x ? d->regions : 1);
     int64_t Ec = fam->cap_emb_size(model) * (x ? d->max_len : 1);
-    if (x && d->regions == 0) {
+    if ((x || p) && d->regions == 0) {
         st = itr_fail(ITR_E_SHAPE, "%s: %s scores image regions; expected (rows, regions, img_dim) features, found 2-D",
                       d->ims_path, fam->name);
         goto done;
@@ -334,7 +357,7 @@ itr_status itr_eval_run(const itr_eval_opts *o, itr_eval_result *r) {
         if (o->model && m == 0) {
             fam[m] = itr_eval_family_find(o->model);
             if (!fam[m]) {
-                st = itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp, scan, sgraf)",
+                st = itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp, scan, sgraf, vseinf)",
                               o->model);
                 goto done;
             }
@@ -350,7 +373,11 @@ itr_status itr_eval_run(const itr_eval_opts *o, itr_eval_result *r) {
     if (!data_name) { st = itr_fail(ITR_E_KEY, "%s: opt has no data_name", ck[0]->path); goto done; }
     snprintf(r->data_name, sizeof r->data_name, "%s", data_name);
     const char *data_path = o->data ? o->data : itr_config_str(&ck[0]->opt, "data_path", "./data/");
-    if ((st = data_open(data_path, data_name, o->split ? o->split : "test", &d, r))) goto done;
+    /* VSE-inf: data_path is the data set folder itself, files in precomp/ */
+    const itr_eval_pooled *p0 = pooled_of(fam[0]);
+    if ((st = data_open(data_path, p0 ? p0->data_subdir : data_name, o->split ? o->split : "test",
+                        p0 ? p0->caps_flags : 0, &d, r)))
+        goto done;
 
     int64_t n_img = d.pair.n_images, n_cap = d.pair.n_captions;
     if (!(S = malloc((size_t)(n_img * n_cap) * sizeof *S))) {

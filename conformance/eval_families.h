@@ -35,4 +35,28 @@ typedef struct itr_eval_xattn {
 extern const itr_eval_xattn itr_eval_xattn_scan;
 extern const itr_eval_xattn itr_eval_xattn_sgraf;
 
+/* Set-pooling families (VSE-infinity): one embedding per image from all R
+ * regions of the 3-D {split}_ims.npy and one per caption, scored per item
+ * through the family's own hooks; they read <data>/<data_subdir>/ instead of
+ * <data>/<data_name>/, and bring their own caption reader (vocab + tokenizer
+ * chosen by the text encoder), loaded with the options (--vocab,
+ * --bert-config). For them fam->img_dim counts floats per region. */
+typedef struct itr_eval_pooled {
+    const itr_eval_family *family;
+    const char *data_subdir;    /* "precomp" (VSE-inf data/f30k/precomp/) */
+    int caps_flags;             /* itr_captions_load flags                */
+    /* replaces fam->load: model + its caption tokenizer */
+    itr_status (*load)(itr_checkpoint *ck, const itr_eval_opts *o, void **model);
+    /* rows (n, R, img_dim) -> img_emb (n, img_emb_size) */
+    itr_status (*encode_images)(const void *model, const float *rows, int64_t n, int64_t R, float *img_emb);
+    /* one caption line -> ids (malloc'd) and their count; *unk += <unk> tokens */
+    itr_status (*caption_ids)(const void *model, const char *line, int64_t **ids, int64_t *n, int64_t *unk);
+} itr_eval_pooled;
+
+extern const itr_eval_family itr_eval_family_vseinf;
+extern const itr_eval_pooled itr_eval_pooled_vseinf;
+/* 1 for VSE-infinity: two state dicts, image encoder with fc.* and mlp.*
+ * (optionally "module."-prefixed), text encoder embed/rnn or bert.*. */
+int itr_eval_is_vseinf(const itr_checkpoint *ck);
+
 #endif

@@ -13,7 +13,7 @@
 
 #include "text_internal.h"
 
-itr_status itr_bert_load(const char *vocab_txt, itr_bert_tokenizer *t) {
+itr_status itr_bert_tokenizer_load(const char *vocab_txt, itr_bert_tokenizer *t) {
     memset(t, 0, sizeof *t);
     itr_status st = itr_vocab_load_txt(vocab_txt, &t->vocab);
     if (st) return st;

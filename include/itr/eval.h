@@ -17,7 +17,9 @@
  * load a model from a checkpoint, encode image rows and captions in batches,
  * score a block of images against all captions: VSE++, SCAN and SGRAF (the
  * cross-attention ones keep region and word embeddings and score through the
- * private itr_eval_xattn hooks of conformance/eval_families.h).
+ * private itr_eval_xattn hooks of conformance/eval_families.h), and
+ * VSE-infinity (set pooling over all regions / tokens, its own data folder
+ * <data>/precomp/ and tokenizers: the itr_eval_pooled hooks).
  * Library code: nothing prints; progress goes through a callback. */
 #ifndef ITR_EVAL_H
 #define ITR_EVAL_H
@@ -66,6 +68,7 @@ typedef struct itr_eval_opts {
     const char *split;          /* "test", "testall", "dev" ... (NULL: test)  */
     const char *vocab;          /* vocabulary file or NULL (see above)        */
     const char *model;          /* family name or NULL (detected)             */
+    const char *bert_config;    /* VSE-inf BERT: HF config.json (heads, eps) or NULL */
     const char *save_sims;      /* write /sims (float64) to this .h5, or NULL */
     int fold5;                  /* COCO 1K: 5 folds, metrics averaged         */
     int64_t batch_size;         /* 0: opt.batch_size (default 128)            */

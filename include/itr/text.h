@@ -9,7 +9,7 @@
  *     itr_caption_encode(vocab, line, flags)    ASCII-lowercase, nltk-style
  *                                               tokens, [<start>] ids [<end>]
  * and of the BERT models (VSE-infinity, 3SHNet):
- *     itr_bert_load("vocab.txt"); itr_bert_encode(...)  [CLS] pieces [SEP]
+ *     itr_bert_tokenizer_load("vocab.txt"); itr_bert_encode(...)  [CLS] pieces [SEP]
  *
  * All strings are UTF-8. Invalid UTF-8 in a file is an error naming the file,
  * line and byte. Nothing here prints or exits. */
@@ -182,7 +182,7 @@ typedef struct itr_bert_tokenizer {
 } itr_bert_tokenizer;
 
 /* Loads vocab.txt; [UNK], [CLS] and [SEP] are required. */
-itr_status itr_bert_load(const char *vocab_txt, itr_bert_tokenizer *t);
+itr_status itr_bert_tokenizer_load(const char *vocab_txt, itr_bert_tokenizer *t);
 void itr_bert_free(itr_bert_tokenizer *t);
 /* BasicTokenizer(do_lower_case=True).tokenize(text) without a never-split
  * list: clean, CJK spacing, whitespace split, lowercase + NFD + drop Mn,

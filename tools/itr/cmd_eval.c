@@ -28,8 +28,11 @@ static void help(FILE *f) {
             "  --split NAME        test (default), testall, dev\n"
             "  --fold5             COCO 1K protocol: 5 folds, metrics averaged\n"
             "  --vocab FILE        vocabulary (default <opt.vocab_path>/<data_name>_vocab.pkl for VSE++,\n"
-            "                      <opt.vocab_path>/<data_name>_vocab.json for SCAN/SGRAF, from the cwd)\n"
-            "  --model FAMILY      model family (default: detected from the state-dict keys; vsepp, scan, sgraf)\n"
+            "                      <opt.vocab_path>/<data_name>_vocab.json for SCAN/SGRAF, from the cwd;\n"
+            "                      VSE-inf: SCAN's vocab JSON (BiGRU) or BERT's vocab.txt)\n"
+            "  --bert-config FILE  VSE-inf BERT: HF config.json (num_attention_heads, layer_norm_eps)\n"
+            "  --model FAMILY      model family (default: detected from the state-dict keys; vsepp, scan,\n"
+            "                      sgraf, vseinf)\n"
             "  --save-sims FILE    write the matrix as /sims (float64) to an .h5 file\n"
             "  --reported FILE     paper numbers to print beside ours (default $ITR_REPORTED,\n"
             "                      else the source tree's conformance/reported_numbers.tsv)\n"
@@ -170,6 +173,8 @@ int itr_cmd_eval(int argc, char **argv) {
             o.split = argv[++i];
         } else if (strcmp(a, "--vocab") == 0 && has) {
             o.vocab = argv[++i];
+        } else if (strcmp(a, "--bert-config") == 0 && has) {
+            o.bert_config = argv[++i];
         } else if (strcmp(a, "--model") == 0 && has) {
             o.model = argv[++i];
         } else if (strcmp(a, "--reported") == 0 && has) {

@@ -29,7 +29,7 @@ static void make_vocab(itr_bert_tokenizer *t, const entry *e, size_t ne, int lin
     }
     fclose(fp);
     free(tab);
-    assert_int_equal(itr_bert_load(path, t), ITR_OK);
+    assert_int_equal(itr_bert_tokenizer_load(path, t), ITR_OK);
 }
 
 static char *pieces_of(const itr_bert_tokenizer *t, const char *text, int64_t **ids, int64_t *n) {
@@ -160,10 +160,10 @@ static void test_branches(void **state) {
     remove(path);
     /* a vocab.txt without [CLS] */
     assert_non_null(tt_file(path, sizeof path, "vocab", "[PAD]\n[UNK]\n[SEP]\n"));
-    assert_int_equal(itr_bert_load(path, &t), ITR_E_KEY);
+    assert_int_equal(itr_bert_tokenizer_load(path, &t), ITR_E_KEY);
     assert_non_null(strstr(itr_last_error(), "no '[CLS]'"));
     remove(path);
-    assert_int_equal(itr_bert_load(ITR_SOURCE_DIR "/nope/vocab.txt", &t), ITR_E_IO);
+    assert_int_equal(itr_bert_tokenizer_load(ITR_SOURCE_DIR "/nope/vocab.txt", &t), ITR_E_IO);
 }
 
 /* The ids upstream's PrecompRegionDataset produced (diag.npz), per caption. */
@@ -171,7 +171,7 @@ static void check_fixture(const char *dir, const char *caps_rel, size_t want_unk
     char path[512], npz[512];
     snprintf(path, sizeof path, FIXE "%s/bert-base-uncased/vocab.txt", dir);
     itr_bert_tokenizer t;
-    assert_int_equal(itr_bert_load(path, &t), ITR_OK);
+    assert_int_equal(itr_bert_tokenizer_load(path, &t), ITR_OK);
     assert_int_equal(t.vocab.n, 1118);
     snprintf(path, sizeof path, FIXE "%s/%s", dir, caps_rel);
     itr_captions c;
