@@ -20,79 +20,19 @@
 #include "itr/eval.h"
 #include "itr/h5.h"
 #include "itr/npy.h"
+
+#include "eval_test_util.h"
 #include "../eval_families.h"   /* the private pooled hooks */
 
-#define EVAL_DIR ITR_SOURCE_DIR "/fixtures/eval/"
 #define BIGRU "vseinf_bigru_f30k_small"
 #define BERT "vseinf_bert_f30k_small"
 
-static char g_tmp[64];
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/itr_evalv_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* upstream ran from the case folder */
-static void enter(const char *name) {
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s%s", EVAL_DIR, name);
-    assert_int_equal(chdir(dir), 0);
-}
-
-/* Options from expected.json's itr_eval block (json null -> NULL). */
-static void case_opts(json_t *root, itr_eval_opts *o) {
+/* The shared options plus the text-side files VSE-inf needs. */
+static void vseinf_opts(json_t *root, itr_eval_opts *o) {
     json_t *ev = json_object_get(root, "itr_eval");
-    itr_eval_opts_default(o);
-    o->checkpoint = json_string_value(json_object_get(ev, "checkpoint"));
-    o->ensemble = json_string_value(json_object_get(ev, "ensemble"));
-    o->data = json_string_value(json_object_get(ev, "data"));
-    o->split = json_string_value(json_object_get(ev, "split"));
+    case_opts(root, o);
     o->vocab = json_string_value(json_object_get(ev, "vocab"));
     o->bert_config = json_string_value(json_object_get(ev, "bert_config"));
-    o->fold5 = json_is_true(json_object_get(ev, "fold5"));
-}
-
-static void check_recall(json_t *want, const itr_recall *got, const char *dir) {
-    const char *keys[5] = {"r1", "r5", "r10", "medr", "meanr"};
-    double vals[5] = {got->r1, got->r5, got->r10, got->medr, got->meanr};
-    for (int k = 0; k < 5; k++) {
-        double w = json_real_value(json_object_get(want, keys[k]));
-        printf("  %s %-5s itr %.17g upstream %.17g abs err %.3g\n", dir, keys[k], vals[k], w, fabs(vals[k] - w));
-        assert_true(vals[k] == w);
-    }
-}
-
-/* Max abs / rel difference of the saved (n_img, n_cap) matrix's leading
- * block from sims.npy. */
-static double sims_err(const char *h5, const char *npy) {
-    itr_h5 *f;
-    itr_tensor s, ref;
-    assert_int_equal(itr_h5_open(h5, &f), ITR_OK);
-    assert_int_equal(itr_h5_read(f, "/sims", ITR_F64, NULL, &s), ITR_OK);
-    itr_h5_close(f);
-    assert_int_equal(itr_npy_load(npy, NULL, ITR_F64, &ref), ITR_OK);
-    assert_true(s.shape[0] >= ref.shape[0]);
-    assert_true(s.shape[1] >= ref.shape[1]);
-    double max_abs = 0, max_rel = 0;
-    for (int64_t i = 0; i < ref.shape[0]; i++)
-        for (int64_t k = 0; k < ref.shape[1]; k++) {
-            double g = itr_f64(&s)[i * s.shape[1] + k], w = itr_f64(&ref)[i * ref.shape[1] + k], e = fabs(g - w);
-            if (e > max_abs) max_abs = e;
-            if (w != 0 && e / fabs(w) > max_rel) max_rel = e / fabs(w);
-        }
-    printf("  sims vs %s: max abs err %.3g, max rel err %.3g\n", npy, max_abs, max_rel);
-    itr_tensor_free(&s);
-    itr_tensor_free(&ref);
-    return max_abs;
 }
 
 /* with_vocab 0: no --vocab, upstream's default path from the cwd */
@@ -107,7 +47,7 @@ static void run_case(const char *name, int with_vocab, int64_t batch) {
     itr_eval_result r;
     char h5[96];
     snprintf(h5, sizeof h5, "%s/%s.h5", g_tmp, name);
-    case_opts(root, &o);
+    vseinf_opts(root, &o);
     if (!with_vocab) o.vocab = NULL;
     o.batch_size = batch;
     o.save_sims = h5;

@@ -21,75 +21,12 @@
 #include "itr/h5.h"
 #include "itr/npy.h"
 
-#define EVAL_DIR ITR_SOURCE_DIR "/fixtures/eval/"
+#include "eval_test_util.h"
+
 #define SGR_CKPT "f30k_SGR/model_best.pth.tar"
 #define SAF_CKPT "f30k_SAF/model_best.pth.tar"
 #define SCAN_CKPT EVAL_DIR "scan_t2i_f30k_small/model_best.pth.tar"
 #define VOCAB EVAL_DIR "sgraf_sgr_f30k_small/vocab/f30k_precomp_vocab.json"
-
-static char g_tmp[64];
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/itr_evalx_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* upstream ran from the case folder: ./vocab/, relative checkpoint paths */
-static void enter(const char *name) {
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s%s", EVAL_DIR, name);
-    assert_int_equal(chdir(dir), 0);
-}
-
-/* Options from expected.json's itr_eval block. */
-static void case_opts(json_t *root, itr_eval_opts *o) {
-    json_t *ev = json_object_get(root, "itr_eval");
-    itr_eval_opts_default(o);
-    o->checkpoint = json_string_value(json_object_get(ev, "checkpoint"));
-    o->ensemble = json_string_value(json_object_get(ev, "ensemble"));   /* NULL for json null */
-    o->data = json_string_value(json_object_get(ev, "data"));
-    o->split = json_string_value(json_object_get(ev, "split"));
-}
-
-static void check_recall(json_t *want, const itr_recall *got, const char *dir) {
-    const char *keys[5] = {"r1", "r5", "r10", "medr", "meanr"};
-    double vals[5] = {got->r1, got->r5, got->r10, got->medr, got->meanr};
-    for (int k = 0; k < 5; k++) {
-        double w = json_real_value(json_object_get(want, keys[k]));
-        printf("  %s %-5s itr %.17g upstream %.17g abs err %.3g\n", dir, keys[k], vals[k], w, fabs(vals[k] - w));
-        assert_true(vals[k] == w);
-    }
-}
-
-/* Max abs / rel difference of the saved matrix from the case's sims.npy. */
-static double sims_err(const char *h5, const char *npy) {
-    itr_h5 *f;
-    itr_tensor s, ref;
-    assert_int_equal(itr_h5_open(h5, &f), ITR_OK);
-    assert_int_equal(itr_h5_read(f, "/sims", ITR_F64, NULL, &s), ITR_OK);
-    itr_h5_close(f);
-    assert_int_equal(itr_npy_load(npy, NULL, ITR_F64, &ref), ITR_OK);
-    assert_int_equal(s.shape[0], ref.shape[0]);
-    assert_int_equal(s.shape[1], ref.shape[1]);
-    double max_abs = 0, max_rel = 0;
-    for (int64_t k = 0; k < ref.shape[0] * ref.shape[1]; k++) {
-        double g = itr_f64(&s)[k], w = itr_f64(&ref)[k], e = fabs(g - w);
-        if (e > max_abs) max_abs = e;
-        if (w != 0 && e / fabs(w) > max_rel) max_rel = e / fabs(w);
-    }
-    printf("  sims vs %s: max abs err %.3g, max rel err %.3g\n", npy, max_abs, max_rel);
-    itr_tensor_free(&s);
-    itr_tensor_free(&ref);
-    return max_abs;
-}
 
 static void run_case(const char *name, const char *family) {
     printf("%s\n", name);
