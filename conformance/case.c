@@ -178,8 +178,12 @@ static itr_status compare_strings(itr_case *c, const itr_probe *probe, const cha
     return ITR_OK;
 }
 
+/* Compares what `probe` reported for /outputs/<name> with the golden, or,
+ * when ref_probe is given, with what the reference backend reported (the
+ * golden's tolerances either way): `--backend all` checks CUDA against ref
+ * directly, not only each of them against the golden. */
 static itr_status compare_output(itr_case *c, const itr_family *fam, const itr_probe *probe,
-                                 const char *name, itr_conform_row *row) {
+                                 const itr_probe *ref_probe, const char *name, itr_conform_row *row) {
     char dset[512];
     itr_tensor want = {0}, got = {0};
     itr_h5_read_opts any = {-1, NULL, 1};
@@ -192,6 +196,17 @@ static itr_status compare_output(itr_case *c, const itr_family *fam, const itr_p
         return compare_strings(c, probe, dset, name, row);   /* not numeric: strings */
     itr_status st = itr_h5_read(c->h5, dset, ITR_F64, &any, &want);
     if (st) return st;
+    if (ref_probe) {
+        const itr_tensor *r = itr_probe_get(ref_probe, name);
+        itr_tensor_free(&want);
+        if (!r) {
+            row->ndim = rank;
+            memcpy(row->shape, shape, sizeof row->shape);
+            row->status = ITR_ROW_NOT_CHECKED;
+            return ITR_OK;
+        }
+        if ((st = itr_tensor_convert(r, ITR_F64, &want))) return st;
+    }
     row->ndim = want.ndim;
     memcpy(row->shape, want.shape, sizeof row->shape);
     row->atol = tolerance(c->h5, dset, "atol", ITR_DEFAULT_ATOL);
@@ -233,17 +248,22 @@ static itr_status compare_output(itr_case *c, const itr_family *fam, const itr_p
 
 itr_status itr_conform_run(const char *case_path, const itr_conform_opts *opts, itr_conform_report *rep) {
     case_impl ci;
-    itr_probe probe;
+    itr_probe probe, cuda_probe;
     char **names = NULL;
     size_t n_names = 0;
     memset(&ci, 0, sizeof ci);
     memset(rep, 0, sizeof *rep);
     itr_probe_init(&probe);
+    itr_probe_init(&cuda_probe);
     snprintf(rep->case_path, sizeof rep->case_path, "%s", case_path);
 
     itr_status st = open_case(case_path, opts, &ci, rep);
     if (st) goto done;
-    ci.pub.backend = opts && opts->backend ? ITR_BACKEND_CUDA : ITR_BACKEND_REF;
+    int mode = opts ? opts->backend : ITR_CONFORM_REF;
+    if (mode < ITR_CONFORM_REF || mode > ITR_CONFORM_ALL) {
+        st = itr_fail(ITR_E_ARG, "itr_conform_run: backend %d", mode);
+        goto done;
+    }
     const itr_family *fam = itr_family_find(ci.pub.model);
     if (!fam) {
         st = itr_fail(ITR_E_UNSUPPORTED, "%s: no family '%s' in itr (known: %s)", case_path,
@@ -256,30 +276,55 @@ itr_status itr_conform_run(const char *case_path, const itr_conform_opts *opts, 
         st = itr_fail(ITR_E_FORMAT, "%s: /outputs is empty", case_path);
         goto done;
     }
-    st = fam->run(&ci.pub, &probe);
-    if (st) {
-        itr_fail_context(st, "%s: %s", case_path, fam->name);
-        goto done;
+    /* The runs: ref, cuda, or both (then also cuda against ref). */
+    int run_ref = mode != ITR_CONFORM_CUDA, run_cuda = mode != ITR_CONFORM_REF;
+    if (run_ref) {
+        ci.pub.backend = ITR_BACKEND_REF;
+        if ((st = fam->run(&ci.pub, &probe))) {
+            itr_fail_context(st, "%s: %s", case_path, fam->name);
+            goto done;
+        }
     }
-    rep->rows = calloc(n_names, sizeof *rep->rows);
+    if (run_cuda) {
+        ci.pub.backend = ITR_BACKEND_CUDA;
+        if ((st = fam->run(&ci.pub, &cuda_probe))) {
+            itr_fail_context(st, "%s: %s (cuda backend)", case_path, fam->name);
+            goto done;
+        }
+    }
+    size_t per_name = (size_t)(run_ref + run_cuda + (run_ref && run_cuda));
+    rep->rows = calloc(n_names * per_name, sizeof *rep->rows);
     if (!rep->rows) {
         st = itr_fail(ITR_E_NOMEM, "out of memory");
         goto done;
     }
-    rep->n_rows = n_names;
     for (size_t i = 0; i < n_names; i++) {
-        st = compare_output(&ci.pub, fam, &probe, names[i], &rep->rows[i]);
-        if (st) goto done;
-        switch (rep->rows[i].status) {
-        case ITR_ROW_PASS: rep->n_pass++; break;
-        case ITR_ROW_NOT_CHECKED: rep->n_not_checked++; break;
-        default: rep->n_fail++; break;
+        for (size_t k = 0; k < per_name; k++) {
+            itr_conform_row *row = &rep->rows[rep->n_rows++];
+            const char *which = "ref";
+            if (run_ref && k == 0) {
+                st = compare_output(&ci.pub, fam, &probe, NULL, names[i], row);
+            } else if (!run_ref || k == 1) {
+                which = "cuda";
+                st = compare_output(&ci.pub, fam, &cuda_probe, NULL, names[i], row);
+            } else {
+                which = "cuda-vs-ref";
+                st = compare_output(&ci.pub, fam, &cuda_probe, &probe, names[i], row);
+            }
+            if (st) goto done;
+            snprintf(row->backend, sizeof row->backend, "%s", which);
+            switch (row->status) {
+            case ITR_ROW_PASS: rep->n_pass++; break;
+            case ITR_ROW_NOT_CHECKED: rep->n_not_checked++; break;
+            default: rep->n_fail++; break;
+            }
         }
     }
     rep->passed = rep->n_fail == 0 && rep->n_not_checked == 0;
 done:
     if (names) itr_h5_free_names(names, n_names);
     itr_probe_free(&probe);
+    itr_probe_free(&cuda_probe);
     close_case(&ci);
     return st;
 }

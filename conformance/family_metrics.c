@@ -29,6 +29,8 @@ itr_status itr_family_metrics_run(itr_case *c, itr_probe *out) {
     itr_metrics m;
     int64_t k = itr_case_attr_i64(c, "caps_per_img", 5);
     int64_t folds = itr_case_attr_i64(c, "folds", itr_case_attr_i64(c, "fold5", 0) ? 5 : 1);
+    if (c->backend != ITR_BACKEND_REF)
+        return itr_fail(ITR_E_UNSUPPORTED, "%s: the metrics family has no CUDA implementation", c->path);
     itr_status st = itr_case_input(c, "sims", ITR_F64, 2, &sims);
     if (st) return st;
     int64_t n_img = sims.shape[0], n_cap = sims.shape[1];

@@ -27,6 +27,7 @@ typedef enum itr_row_status {
 
 typedef struct itr_conform_row {
     char name[128];
+    char backend[16];            /* "ref", "cuda", or "cuda-vs-ref" (want = ref's output) */
     int ndim;
     int64_t shape[ITR_MAX_DIMS];
     int64_t got_shape[ITR_MAX_DIMS];
@@ -39,9 +40,15 @@ typedef struct itr_conform_row {
     itr_row_status status;
 } itr_conform_row;
 
+/* Which implementation computes the outputs. ALL runs both, compares each
+ * with the golden, and compares CUDA with ref directly (same tolerances). */
+typedef enum itr_conform_backend {
+    ITR_CONFORM_REF = 0, ITR_CONFORM_CUDA = 1, ITR_CONFORM_ALL = 2
+} itr_conform_backend;
+
 typedef struct itr_conform_opts {
     const char *checkpoint;      /* override the case's checkpoint path (NULL = as named) */
-    int backend;                 /* 0 = ref */
+    int backend;                 /* itr_conform_backend (0 = ref) */
     int ties;                    /* reserved */
 } itr_conform_opts;
 

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "itr/conform.h"
+#include "itr/cuda.h"
 #include "itr/status.h"
 
 static void help(FILE *f) {
@@ -19,7 +20,9 @@ static void help(FILE *f) {
             "options:\n"
             "  --checkpoint FILE   use FILE instead of the case's checkpoint attribute\n"
             "                      (e.g. the CASE.legacy.pth.tar of the other era)\n"
-            "  --backend ref       backend to run (ref; cuda where built)\n"
+            "  --backend B         ref (default), cuda, or all: all runs both, checks each\n"
+            "                      against the golden and CUDA against ref directly\n"
+            "                      (rows tagged ref / cuda / cuda-vs-ref)\n"
             "  --json              one JSON object per case on stdout\n"
             "  -h, --help          this text\n"
             "\n"
@@ -41,18 +44,23 @@ static void print_table(const itr_conform_report *r) {
     char shape[96], got[96];
     printf("case %s\n  model %s%s%s%s%s\n", r->case_path, r->model, r->variant[0] ? "  variant " : "", r->variant,
            r->checkpoint[0] ? "  checkpoint " : "", r->checkpoint);
-    printf("  %-28s %-18s %12s %12s  %s\n", "output", "shape", "max_abs_err", "max_rel_err", "result");
+    printf("  %-36s %-18s %12s %12s  %s\n", "output", "shape", "max_abs_err", "max_rel_err", "result");
     for (size_t i = 0; i < r->n_rows; i++) {
         const itr_conform_row *row = &r->rows[i];
+        char label[160];
+        if (row->backend[0] && strcmp(row->backend, "ref") != 0)
+            snprintf(label, sizeof label, "%s [%s]", row->name, row->backend);
+        else
+            snprintf(label, sizeof label, "%s", row->name);
         itr_shape_str(row->ndim, row->shape, shape, sizeof shape);
         if (row->status == ITR_ROW_NOT_CHECKED) {
-            printf("  %-28s %-18s %12s %12s  %s\n", row->name, shape, "-", "-", row_status_name(row->status));
+            printf("  %-36s %-18s %12s %12s  %s\n", label, shape, "-", "-", row_status_name(row->status));
         } else if (row->status == ITR_ROW_SHAPE) {
             itr_shape_str(row->got_ndim, row->got_shape, got, sizeof got);
-            printf("  %-28s %-18s %12s %12s  %s: got %s\n", row->name, shape, "-", "-",
+            printf("  %-36s %-18s %12s %12s  %s: got %s\n", label, shape, "-", "-",
                    row_status_name(row->status), got);
         } else {
-            printf("  %-28s %-18s %12.3e %12.3e  %s", row->name, shape, row->max_abs, row->max_rel,
+            printf("  %-36s %-18s %12.3e %12.3e  %s", label, shape, row->max_abs, row->max_rel,
                    row_status_name(row->status));
             if (row->status == ITR_ROW_FAIL)
                 printf(" (%lld of %lld outside %s, worst at flat index %lld)", (long long)row->n_bad,
@@ -75,6 +83,7 @@ static json_t *report_json(const itr_conform_report *r) {
         json_t *jr = json_object(), *shape = json_array();
         for (int d = 0; d < row->ndim; d++) json_array_append_new(shape, json_integer(row->shape[d]));
         json_object_set_new(jr, "output", json_string(row->name));
+        json_object_set_new(jr, "backend", json_string(row->backend[0] ? row->backend : "ref"));
         json_object_set_new(jr, "shape", shape);
         json_object_set_new(jr, "result", json_string(row_status_name(row->status)));
         if (row->status == ITR_ROW_PASS || row->status == ITR_ROW_FAIL) {
@@ -106,8 +115,15 @@ int itr_cmd_conform(int argc, char **argv) {
             opts.checkpoint = argv[++i];
         } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             const char *b = argv[++i];
-            if (strcmp(b, "ref") != 0) {
-                fprintf(stderr, "itr conform: backend '%s' is not built (available: ref)\n", b);
+            if (strcmp(b, "ref") == 0) opts.backend = ITR_CONFORM_REF;
+            else if (strcmp(b, "cuda") == 0) opts.backend = ITR_CONFORM_CUDA;
+            else if (strcmp(b, "all") == 0) opts.backend = ITR_CONFORM_ALL;
+            else {
+                fprintf(stderr, "itr conform: unknown backend '%s' (ref, cuda, all)\n", b);
+                return 4;
+            }
+            if (opts.backend != ITR_CONFORM_REF && !itr_cuda_available()) {
+                fprintf(stderr, "itr conform: the %s CUDA backend has no device here\n", itr_cuda_backend_kind());
                 return 4;
             }
         } else if (argv[i][0] == '-') {
