@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: a -Werror build + CTest, the same without BLAS,
-# an ASan/UBSan build + CTest, a short libFuzzer run of the file readers, and a
+# Sets up and runs every test: a -Werror build + CTest (CUDA code through its
+# CPU emulation), the same without BLAS, a native nvcc build of cuda/ (CUDA
+# tests run where a GPU exists), an ASan/UBSan build + CTest, a short libFuzzer run of the file readers, and a
 # coverage build + CTest + the gcovr gate (ref/ + formats/ >= 85%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,19 @@ echo "== build (ITR_BLAS=OFF: the reference with no BLAS at all)"
 cmake -S . -B build/noblas -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITR_WERROR=ON -DITR_BLAS=OFF >/dev/null
 cmake --build build/noblas -j"$jobs"
 ctest --test-dir build/noblas -j"$jobs" --output-on-failure
+
+echo "== build (native CUDA: nvcc for sm_80 and sm_90, warnings as errors)"
+# The same cuda/ sources the emulated builds test, compiled for real GPUs.
+# Without a GPU the CUDA tests exit 77 (skipped); with one they run.
+nvcc=${CUDACXX:-/usr/local/cuda/bin/nvcc}
+if [ -x "$nvcc" ] || command -v nvcc >/dev/null 2>&1; then
+  cmake -S . -B build/native -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITR_WERROR=ON -DITR_CUDA_NATIVE=ON \
+        -DITR_CUDA_ARCHS="80;90" >/dev/null
+  cmake --build build/native -j"$jobs"
+  ctest --test-dir build/native -j"$jobs" --output-on-failure -R 'cuda'
+else
+  echo "no nvcc on this machine: native CUDA build NOT done"
+fi
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITR_WERROR=ON -DITR_SANITIZE=ON >/dev/null
