@@ -2,7 +2,7 @@
  * SCAN t2i LogSumExp) at the models' real default sizes, against the
  * upstream PyTorch figures of shared/upstream_bench/perf_anchors.md.
  *
- *   bench_sims [--quick]
+ *   bench_sims [--quick] [--only SGR|SAF|SCAN] [--threads N]
  *
  * Prints one JSON object per line on stdout (see bench/README.md):
  *   {"bench":"sgemm_peak", ...}                 1-thread 1024^3 SGEMM GFLOP/s
@@ -301,11 +301,14 @@ done:
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, only_threads = 0;
+    const char *only = NULL;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[a], "--only") == 0 && a + 1 < argc) only = argv[++a];
+        else if (strcmp(argv[a], "--threads") == 0 && a + 1 < argc) only_threads = atoi(argv[++a]);
         else {
-            fprintf(stderr, "usage: bench_sims [--quick]\n");
+            fprintf(stderr, "usage: bench_sims [--quick] [--only SGR|SAF|SCAN] [--threads N]\n");
             return 2;
         }
     }
@@ -314,6 +317,10 @@ int main(int argc, char **argv) {
     all = omp_get_num_procs();
 #endif
     int threads[2] = {1, all}, n_cfg = all > 1 ? 2 : 1;
+    if (only_threads > 0) {
+        threads[0] = only_threads;
+        n_cfg = 1;
+    }
     shard s;
     s.n_img = s.n_cap = quick ? 20 : 100;
     s.img = malloc((size_t)(s.n_img * R * D) * sizeof *s.img);
@@ -332,9 +339,10 @@ int main(int argc, char **argv) {
     printf("{\"bench\":\"sgemm_peak\",\"threads\":1,\"n\":1024,\"gflops\":%.2f,\"max_threads\":%d,\"quick\":%d}\n",
            peak, all, quick);
     fflush(stdout);
-    int bad = bench_sgraf(ITR_SGRAF_SGR, &s, threads, n_cfg, peak);
-    bad |= bench_sgraf(ITR_SGRAF_SAF, &s, threads, n_cfg, peak);
-    bad |= bench_scan(&s, threads, n_cfg, peak);
+    int bad = 0;
+    if (!only || strcmp(only, "SGR") == 0) bad |= bench_sgraf(ITR_SGRAF_SGR, &s, threads, n_cfg, peak);
+    if (!only || strcmp(only, "SAF") == 0) bad |= bench_sgraf(ITR_SGRAF_SAF, &s, threads, n_cfg, peak);
+    if (!only || strcmp(only, "SCAN") == 0) bad |= bench_scan(&s, threads, n_cfg, peak);
     free(s.img);
     free(s.cap);
     free(s.len);

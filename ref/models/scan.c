@@ -182,27 +182,47 @@ static double aggregate(const itr_scan_params *p, const double *r, int64_t nq);
 /* t2i, batched (s4.4 steps 1-6 as itr_scan_pair_f64, queries = words,
  * context = regions): one image V (R, D) against a block of nb captions
  * Cw (nb, T, D) of lengths len -> out[b]. The block's words are stacked
- * (W = nb*T rows, padding included and ignored), so the logits and the
- * attended contexts are two GEMMs against the one image; the first norm,
- * cosines and aggregation stay per caption. ws: R*W + W*R + W*D + T doubles. */
+ * (W = nb*T rows, padding included and ignored), so the logits are one GEMM
+ * against the one image; the first norm, cosines and aggregation stay per
+ * caption.
+ *
+ * The attended context a_w = sum_c A_wc V_c (D wide) is never formed: its
+ * cosine with the word q_w needs only
+ *   q_w . a_w   = sum_c A_wc (V_c . q_w)          the raw logits S0[c][w]
+ *   ||a_w||^2   = sum_c sum_c' A_wc A_wc' G_cc'   G = V V^T, the image's (R, R) Gram matrix
+ *   ||q_w||^2   once per word (qq), not once per pair,
+ * the same numbers as the D-wide sums up to float64 rounding, for 2R + 2R^2
+ * flops per word instead of 2RD + 6D (itr_scan_pair_f64 keeps the literal
+ * form). ws: see T2I_WS_DOUBLES. */
 enum { SCAN_TILE = 64 };
+#define T2I_WS_DOUBLES(R, T) (2 * (R) * SCAN_TILE * (T) + SCAN_TILE * (T) * (R) + (R) * (R) + (R) + (T))
 
-static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *Cw, const int64_t *len,
-                     int64_t nb, int64_t T, int64_t D, double *out, double *ws) {
+static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *Cw, const double *qq,
+                     const int64_t *len, int64_t nb, int64_t T, int64_t D, double *out, double *ws) {
     int64_t W = nb * T;
-    double *S = ws, *A = S + R * W, *att = A + W * R, *r = att + W * D;
+    double *S = ws, *S0 = S + R * W, *A = S0 + R * W, *G = A + W * R, *Ga = G + R * R, *r = Ga + R;
     itr_dgemm(0, 1, R, W, D, 1.0, V, D, Cw, D, 0.0, S, W);   /* S[c][w] = V_c . word_w */
+    memcpy(S0, S, (size_t)(R * W) * sizeof *S0);
+    itr_dgemm(0, 1, R, R, D, 1.0, V, D, V, D, 0.0, G, R);    /* G = V V^T */
     for (int64_t c = 0; c < R; c++)   /* each region's row, over each caption's own words */
         for (int64_t b = 0; b < nb; b++) first_norm(p->norm, S + c * W + b * T, len[b]);
     for (int64_t w = 0; w < W; w++)
         for (int64_t c = 0; c < R; c++) A[w * R + c] = p->lambda_softmax * S[c * W + w];
     itr_softmax_axis_f64(A, W, R, 1);
-    itr_dgemm(0, 0, W, D, R, 1.0, A, R, V, D, 0.0, att, D);
     for (int64_t b = 0; b < nb; b++) {
         for (int64_t q = 0; q < len[b]; q++) {
-            const double *Qq = Cw + (b * T + q) * D, *a = att + (b * T + q) * D;
-            double den = sqrt(dot(Qq, Qq, D)) * sqrt(dot(a, a, D));
-            r[q] = dot(Qq, a, D) / (den > SCAN_EPS ? den : SCAN_EPS);   /* QUIRK-S4 clamp */
+            int64_t w = b * T + q;
+            const double *a = A + w * R;
+            double qa = 0.0, aa = 0.0;
+            for (int64_t c = 0; c < R; c++) qa += a[c] * S0[c * W + w];
+            for (int64_t c = 0; c < R; c++) {
+                double g = 0.0;
+                for (int64_t c2 = 0; c2 < R; c2++) g += G[c * R + c2] * a[c2];
+                Ga[c] = g;
+            }
+            for (int64_t c = 0; c < R; c++) aa += a[c] * Ga[c];
+            double den = sqrt(qq[w]) * sqrt(aa > 0.0 ? aa : 0.0);
+            r[q] = qa / (den > SCAN_EPS ? den : SCAN_EPS);   /* QUIRK-S4 clamp */
         }
         out[b] = aggregate(p, r, len[b]);
     }
@@ -244,9 +264,11 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
         n_threads = omp_get_max_threads();
 #endif
         int64_t n_blocks = (n_cap + SCAN_TILE - 1) / SCAN_TILE, n_tiles = n_img * n_blocks;
-        int64_t per_thread = 2 * R * SCAN_TILE * T + SCAN_TILE * T * D + T;
+        int64_t per_thread = T2I_WS_DOUBLES(R, T);
         double *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
-        if (!ws) {
+        double *qq = malloc((size_t)(n_cap * T) * sizeof *qq);   /* ||word||^2, once per word */
+        for (int64_t w = 0; qq && w < n_cap * T; w++) qq[w] = dot(s + w * D, s + w * D, D);
+        if (!ws || !qq) {
             st = itr_fail(ITR_E_NOMEM, "SCAN sims: out of memory for %d workspaces", n_threads);
             first_bad = 0;
             n_tiles = 0;
@@ -267,10 +289,11 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
 #endif
             int64_t i = t / n_blocks, j0 = (t % n_blocks) * SCAN_TILE;
             int64_t nb = n_cap - j0 < SCAN_TILE ? n_cap - j0 : SCAN_TILE;
-            t2i_tile(&m->cfg.attn, im + i * R * D, R, s + j0 * T * D, lengths + j0, nb, T, D, sims + i * n_cap + j0,
-                     ws + thread * per_thread);
+            t2i_tile(&m->cfg.attn, im + i * R * D, R, s + j0 * T * D, qq + j0 * T, lengths + j0, nb, T, D,
+                     sims + i * n_cap + j0, ws + thread * per_thread);
         }
         free(ws);
+        free(qq);
         n_pairs = 0;   /* done (or failed before starting) */
     }
 #ifdef _OPENMP

@@ -384,31 +384,48 @@ float itr_sgraf_pair_score(const itr_sgraf *m, const float *V, const float *v_gl
  * itr_sgraf_pair_score above is the readable one-pair form. For the matrix,
  * one image is scored against a block of up to SGRAF_TILE captions at once so
  * that every weight matrix meets many rows in one GEMM (as upstream, which
- * batches the images of a shard for each caption): the block's words are
- * stacked (nb*T rows, padding included and ignored), the attention becomes
- * two (R x nb*T) GEMMs against the one image, and W_loc, W_glo and the SGR
- * linears run on all nodes of the block. The per-pair steps (row norms over a
- * caption's own words, E = softmax(Q K^T), SAF gates) stay per pair. */
+ * batches the images of a shard for each caption). The captions' words are
+ * packed densely once (no padding: a block's words are one contiguous range
+ * of rows, word_off[j] .. word_off[j+1]), so the attention is two
+ * (R x words) GEMMs against the one image and W_loc, W_glo and the SGR
+ * linears run on all nodes of the block. Node rows of caption b in a tile:
+ * its global node at node_off(b) = (word_off[b] - word_off[0]) + b, then its
+ * words. The per-pair steps (row norms over a caption's own words,
+ * E = softmax(Q K^T), SAF gates) stay per pair.
+ *
+ * SGR edges through one folded matrix (exact algebra, different rounding):
+ *   E_ij = softmax_j( (W_q x_i + b_q) . (W_k x_j + b_k) )
+ *        = softmax_j( x_i^T (W_q^T W_k) x_j + (W_k^T b_q) . x_j + [terms constant in j] )
+ *        = softmax_j( (x_i^T M + c^T) x_j ),   M = W_q^T W_k (P x P), c = W_k^T b_q,
+ * since softmax over j ignores the terms x_i^T W_q^T b_k and b_q . b_k. One
+ * P x P GEMM over the nodes replaces two (the query and key linears). */
 enum { SGRAF_TILE = 64 };
 
+typedef struct sgraf_fold {
+    float *M[ITR_SGRAF_MAX_STEPS];   /* (P, P) W_q^T W_k of step k */
+    float *c[ITR_SGRAF_MAX_STEPS];   /* (P)    W_k^T b_q          */
+} sgraf_fold;
+
 typedef struct sgraf_tile_ws {
-    float *S;            /* (R, nb*T)  attention logits of the stacked words */
-    float *ctx;          /* (nb*T, D)  attended contexts, then squared diffs */
-    float *diff;         /* (nb, D)    squared global differences            */
-    float *loc, *glo;    /* (nb*T, P), (nb, P)                               */
-    float *X, *Q, *K, *EX;   /* (nb*(T+1), P) node matrices, caption b at b*(T+1) */
-    float *E;            /* (T+1, T+1) one pair's edges; SAF: its gates     */
+    float *S;            /* (R, W)     attention logits of the block's words  */
+    float *ctx;          /* (W, D)     attended contexts, then squared diffs  */
+    float *diff;         /* (nb, D)    squared global differences             */
+    float *loc, *glo;    /* (W, P), (nb, P)                                   */
+    float *X, *Y, *EX;   /* (W + nb, P) node matrices; Y = X M + c            */
+    float *E;            /* (Lmax+1, Lmax+1) one pair's edges; SAF: its gates */
+    float *v;            /* (P) SAF pooled vector                             */
 } sgraf_tile_ws;
 
-static int64_t tile_ws_floats(const itr_sgraf *m, int64_t T) {
-    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = SGRAF_TILE * T;
-    return R * W + W * D + SGRAF_TILE * D + W * P + SGRAF_TILE * P + 4 * SGRAF_TILE * (T + 1) * P +
-           (T + 1) * (T + 1);
+/* Floats of one tile workspace: blocks hold at most max_words words. */
+static int64_t tile_ws_floats(const itr_sgraf *m, int64_t max_words, int64_t max_len) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = max_words;
+    int64_t nodes = (W + SGRAF_TILE) * P;
+    return R * W + W * D + SGRAF_TILE * D + W * P + SGRAF_TILE * P + 3 * nodes + (max_len + 1) * (max_len + 1) + P;
 }
 
-static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t T, float *base) {
-    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = SGRAF_TILE * T;
-    int64_t nodes = SGRAF_TILE * (T + 1) * P;
+static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t max_words, int64_t max_len, float *base) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = max_words;
+    int64_t nodes = (W + SGRAF_TILE) * P;
     sgraf_tile_ws ws;
     ws.S = base;
     ws.ctx = ws.S + R * W;
@@ -416,23 +433,48 @@ static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t T, float *base) {
     ws.loc = ws.diff + SGRAF_TILE * D;
     ws.glo = ws.loc + W * P;
     ws.X = ws.glo + SGRAF_TILE * P;
-    ws.Q = ws.X + nodes;
-    ws.K = ws.Q + nodes;
-    ws.EX = ws.K + nodes;
+    ws.Y = ws.X + nodes;
+    ws.EX = ws.Y + nodes;
     ws.E = ws.EX + nodes;
+    ws.v = ws.E + (max_len + 1) * (max_len + 1);
     return ws;
 }
 
-/* Image V (R, D) with v_glo against captions C (nb, T, D) of lengths len,
- * t_glo (nb, D) -> out[b], b < nb. Same steps as itr_sgraf_pair_score. */
-static void score_tile(const itr_sgraf *m, const float *V, const float *vg, const float *C, const int64_t *len,
-                       int64_t nb, int64_t T, const float *tg, double *out, sgraf_tile_ws *ws) {
-    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = nb * T, NT = T + 1;
-    /* attention (itr_sgraf_attention) of all stacked words over the one image */
+/* SGR over the tile's node matrix (sgr_reason with the folded edges). */
+static void sgr_reason_tile(const itr_sgraf *m, const sgraf_fold *f, const int64_t *word_off, int64_t nb,
+                            int64_t n_nodes, sgraf_tile_ws *ws) {
+    int64_t P = m->cfg.sim_dim;
+    for (int k = 0; k < m->cfg.sgr_step; k++) {
+        /* Y = X M + 1 c^T over every node of the block */
+        itr_sgemm(0, 0, n_nodes, P, P, 1.0f, ws->X, P, f->M[k], P, 0.0f, ws->Y, P);
+        for (int64_t r = 0; r < n_nodes; r++)
+            for (int64_t p = 0; p < P; p++) ws->Y[r * P + p] += f->c[k][p];
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t N = word_off[b + 1] - word_off[b] + 1, o = (word_off[b] - word_off[0] + b) * P;
+            itr_sgemm(0, 1, N, N, P, 1.0f, ws->Y + o, P, ws->X + o, P, 0.0f, ws->E, N);
+            itr_softmax_axis(ws->E, N, N, 1);
+            itr_sgemm(0, 0, N, P, N, 1.0f, ws->E, N, ws->X + o, P, 0.0f, ws->EX + o, P);
+        }
+        itr_linear(ws->EX, n_nodes, P, m->g_w[k], m->g_b[k], P, ws->X);
+        itr_relu(ws->X, n_nodes * P);
+    }
+}
+
+/* Image V (R, D) with v_glo against the nb captions whose packed words are
+ * rows word_off[0] .. word_off[nb] of `words` (word_off relative to `words`),
+ * t_glo (nb, D) -> out[b]. Same steps as itr_sgraf_pair_score. */
+static void score_tile(const itr_sgraf *m, const sgraf_fold *f, const float *V, const float *vg, const float *words,
+                       const int64_t *word_off, int64_t nb, const float *tg, double *out, sgraf_tile_ws *ws) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim;
+    int64_t w0 = word_off[0], W = word_off[nb] - w0, n_nodes = W + nb;
+    const float *C = words + w0 * D;
+    /* attention (itr_sgraf_attention) of all the block's words over the one image */
     itr_sgemm(0, 1, R, W, D, 1.0f, V, D, C, D, 0.0f, ws->S, W);
     itr_leaky_relu(ws->S, R * W, LRELU_SLOPE);
     for (int64_t r = 0; r < R; r++)   /* each region's row, over each caption's own words */
-        for (int64_t b = 0; b < nb; b++) itr_l2norm_rows(ws->S + r * W + b * T, 1, len[b], ITR_EPS_ADD, L2_EPS);
+        for (int64_t b = 0; b < nb; b++)
+            itr_l2norm_rows(ws->S + r * W + (word_off[b] - w0), 1, word_off[b + 1] - word_off[b], ITR_EPS_ADD,
+                            L2_EPS);
     for (int64_t i = 0; i < R * W; i++) ws->S[i] *= ATTN_SMOOTH;
     itr_softmax_axis(ws->S, 1, R, W);
     itr_sgemm(1, 0, W, D, R, 1.0f, ws->S, W, V, D, 0.0f, ws->ctx, D);
@@ -449,35 +491,20 @@ static void score_tile(const itr_sgraf *m, const float *V, const float *vg, cons
             ws->diff[b * D + k] = d * d;
         }
     itr_linear(ws->diff, nb, D, m->tranglo_w, m->tranglo_b, P, ws->glo);
-    /* node matrix of caption b: row 0 global, rows 1..len[b] local, then 0 */
-    memset(ws->X, 0, (size_t)(nb * NT * P) * sizeof *ws->X);
+    /* node matrix of caption b: its global node, then its words' local nodes */
     for (int64_t b = 0; b < nb; b++) {
-        float *Xb = ws->X + b * NT * P;
+        int64_t len = word_off[b + 1] - word_off[b], wb = word_off[b] - w0;
+        float *Xb = ws->X + (wb + b) * P;
         memcpy(Xb, ws->glo + b * P, (size_t)P * sizeof *Xb);
-        memcpy(Xb + P, ws->loc + b * T * P, (size_t)(len[b] * P) * sizeof *Xb);
-        itr_l2norm_rows(Xb, len[b] + 1, P, ITR_EPS_ADD, L2_EPS);
+        memcpy(Xb + P, ws->loc + wb * P, (size_t)(len * P) * sizeof *Xb);
     }
-    if (m->cfg.module == ITR_SGRAF_SGR) {
-        /* sgr_reason with the three linears over all nb*(T+1) rows */
-        for (int k = 0; k < m->cfg.sgr_step; k++) {
-            itr_linear(ws->X, nb * NT, P, m->q_w[k], m->q_b[k], P, ws->Q);
-            itr_linear(ws->X, nb * NT, P, m->k_w[k], m->k_b[k], P, ws->K);
-            memset(ws->EX, 0, (size_t)(nb * NT * P) * sizeof *ws->EX);
-            for (int64_t b = 0; b < nb; b++) {
-                int64_t N = len[b] + 1, o = b * NT * P;
-                itr_sgemm(0, 1, N, N, P, 1.0f, ws->Q + o, P, ws->K + o, P, 0.0f, ws->E, N);
-                itr_softmax_axis(ws->E, N, N, 1);
-                itr_sgemm(0, 0, N, P, N, 1.0f, ws->E, N, ws->X + o, P, 0.0f, ws->EX + o, P);
-            }
-            itr_linear(ws->EX, nb * NT, P, m->g_w[k], m->g_b[k], P, ws->X);
-            itr_relu(ws->X, nb * NT * P);
-        }
-    }
+    itr_l2norm_rows(ws->X, n_nodes, P, ITR_EPS_ADD, L2_EPS);
+    if (m->cfg.module == ITR_SGRAF_SGR) sgr_reason_tile(m, f, word_off, nb, n_nodes, ws);
     for (int64_t b = 0; b < nb; b++) {
-        const float *v = ws->X + b * NT * P;   /* SGR: node 0 */
+        const float *v = ws->X + (word_off[b] - w0 + b) * P;   /* SGR: node 0 */
         if (m->cfg.module == ITR_SGRAF_SAF) {
-            saf_filter(m, v, len[b] + 1, ws->E, ws->Q);
-            v = ws->Q;
+            saf_filter(m, v, word_off[b + 1] - word_off[b] + 1, ws->E, ws->v);
+            v = ws->v;
         }
         float z = m->eval_b[0];
         for (int64_t p = 0; p < P; p++) z += m->eval_w[p] * v[p];
@@ -490,9 +517,10 @@ static void score_tile(const itr_sgraf *m, const float *V, const float *vg, cons
  * does not depend on which thread runs it, so the matrix is bit-identical for
  * any thread count. OpenBLAS is held at one thread inside the parallel loop
  * (its own pool would only oversubscribe the cores). */
-static void score_all_tiles(const itr_sgraf *m, const float *img_emb, int64_t n_img, const float *cap_emb,
-                            const int64_t *lengths, int64_t n_cap, int64_t T, const float *vg, const float *tg,
-                            double *sims, float *ws_all, int64_t per_thread) {
+static void score_all_tiles(const itr_sgraf *m, const sgraf_fold *f, const float *img_emb, int64_t n_img,
+                            const float *words, const int64_t *word_off, int64_t n_cap, int64_t max_words,
+                            int64_t max_len, const float *vg, const float *tg, double *sims, float *ws_all,
+                            int64_t per_thread) {
     int64_t R = m->cfg.n_regions, D = m->cfg.embed_size;
     int64_t n_blocks = (n_cap + SGRAF_TILE - 1) / SGRAF_TILE, n_tiles = n_img * n_blocks;
 #ifdef _OPENMP
@@ -503,12 +531,49 @@ static void score_all_tiles(const itr_sgraf *m, const float *img_emb, int64_t n_
 #ifdef _OPENMP
         thread = omp_get_thread_num();
 #endif
-        sgraf_tile_ws ws = tile_ws_carve(m, T, ws_all + thread * per_thread);
+        sgraf_tile_ws ws = tile_ws_carve(m, max_words, max_len, ws_all + thread * per_thread);
         int64_t i = t / n_blocks, j0 = (t % n_blocks) * SGRAF_TILE;
         int64_t nb = n_cap - j0 < SGRAF_TILE ? n_cap - j0 : SGRAF_TILE;
-        score_tile(m, img_emb + i * R * D, vg + i * D, cap_emb + j0 * T * D, lengths + j0, nb, T, tg + j0 * D,
+        score_tile(m, f, img_emb + i * R * D, vg + i * D, words, word_off + j0, nb, tg + j0 * D,
                    sims + i * n_cap + j0, &ws);
     }
+}
+
+/* The folded SGR edge matrices of every step (see above); NULL arrays for SAF. */
+static itr_status fold_edges(const itr_sgraf *m, sgraf_fold *f) {
+    int64_t P = m->cfg.sim_dim;
+    memset(f, 0, sizeof *f);
+    if (m->cfg.module != ITR_SGRAF_SGR) return ITR_OK;
+    for (int k = 0; k < m->cfg.sgr_step; k++) {
+        f->M[k] = malloc((size_t)(P * P + P) * sizeof(float));
+        if (!f->M[k]) return itr_fail(ITR_E_NOMEM, "SGRAF: out of memory for the folded edge matrices");
+        f->c[k] = f->M[k] + P * P;
+        /* M = W_q^T W_k, c = W_k^T b_q (W_q, W_k are (P_out, P_in) as nn.Linear stores them) */
+        itr_sgemm(1, 0, P, P, P, 1.0f, m->q_w[k], P, m->k_w[k], P, 0.0f, f->M[k], P);
+        itr_sgemm(1, 0, P, 1, P, 1.0f, m->k_w[k], P, m->q_b[k], 1, 0.0f, f->c[k], 1);
+    }
+    return ITR_OK;
+}
+
+static void fold_free(sgraf_fold *f) {
+    for (int k = 0; k < ITR_SGRAF_MAX_STEPS; k++) free(f->M[k]);
+}
+
+/* Packs the captions' words densely: words (sum of lengths, D), word_off
+ * (n_cap + 1); returns the most words any SGRAF_TILE block holds. */
+static int64_t pack_words(const float *cap_emb, const int64_t *lengths, int64_t n_cap, int64_t T, int64_t D,
+                          float *words, int64_t *word_off) {
+    int64_t max_words = 0;
+    word_off[0] = 0;
+    for (int64_t j = 0; j < n_cap; j++) {
+        memcpy(words + word_off[j] * D, cap_emb + j * T * D, (size_t)(lengths[j] * D) * sizeof *words);
+        word_off[j + 1] = word_off[j] + lengths[j];
+    }
+    for (int64_t j0 = 0; j0 < n_cap; j0 += SGRAF_TILE) {
+        int64_t j1 = j0 + SGRAF_TILE < n_cap ? j0 + SGRAF_TILE : n_cap;
+        if (word_off[j1] - word_off[j0] > max_words) max_words = word_off[j1] - word_off[j0];
+    }
+    return max_words;
 }
 
 /* v_glo of every image and t_glo of every caption (itr_sgraf_visual_sa /
@@ -541,24 +606,35 @@ static itr_status global_vectors(const itr_sgraf *m, const float *img_emb, int64
 itr_status itr_sgraf_sims(const itr_sgraf *m, const float *img_emb, int64_t n_img, const float *cap_emb,
                           const int64_t *lengths, int64_t n_cap, int64_t T, double *sims, float *img_glo,
                           float *cap_glo) {
-    int64_t D = m->cfg.embed_size;
+    int64_t D = m->cfg.embed_size, max_len = 0, n_words = 0;
     if (n_img < 1 || n_cap < 1) return itr_fail(ITR_E_SHAPE, "SGRAF: sims of %lld images x %lld captions",
                                                 (long long)n_img, (long long)n_cap);
-    for (int64_t j = 0; j < n_cap; j++)
+    for (int64_t j = 0; j < n_cap; j++) {
         if (lengths[j] < 1 || lengths[j] > T)
             return itr_fail(ITR_E_SHAPE, "SGRAF: caption %lld has length %lld outside [1, %lld]", (long long)j,
                             (long long)lengths[j], (long long)T);
+        if (lengths[j] > max_len) max_len = lengths[j];
+        n_words += lengths[j];
+    }
     int n_threads = 1;
 #ifdef _OPENMP
     n_threads = omp_get_max_threads();
 #endif
-    int64_t per_thread = tile_ws_floats(m, T);
+    sgraf_fold fold;
     float *vg = malloc((size_t)(n_img * D) * sizeof *vg);
     float *tg = malloc((size_t)(n_cap * D) * sizeof *tg);
-    float *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
-    itr_status st = ITR_OK;
-    if (!vg || !tg || !ws) {
+    float *words = malloc((size_t)(n_words * D) * sizeof *words);
+    int64_t *word_off = malloc((size_t)(n_cap + 1) * sizeof *word_off);
+    float *ws = NULL;
+    itr_status st = fold_edges(m, &fold);
+    if (!st && (!vg || !tg || !words || !word_off))
         st = itr_fail(ITR_E_NOMEM, "SGRAF: out of memory for %lld x %lld sims", (long long)n_img, (long long)n_cap);
+    if (st) goto done;
+    int64_t max_words = pack_words(cap_emb, lengths, n_cap, T, D, words, word_off);
+    int64_t per_thread = tile_ws_floats(m, max_words, max_len);
+    ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
+    if (!ws) {
+        st = itr_fail(ITR_E_NOMEM, "SGRAF: out of memory for %d tile workspaces", n_threads);
         goto done;
     }
     if ((st = global_vectors(m, img_emb, n_img, cap_emb, lengths, n_cap, T, vg, tg))) goto done;
@@ -566,15 +642,19 @@ itr_status itr_sgraf_sims(const itr_sgraf *m, const float *img_emb, int64_t n_im
     int blas_threads = openblas_get_num_threads();
     if (n_threads > 1) openblas_set_num_threads(1);
 #endif
-    score_all_tiles(m, img_emb, n_img, cap_emb, lengths, n_cap, T, vg, tg, sims, ws, per_thread);
+    score_all_tiles(m, &fold, img_emb, n_img, words, word_off, n_cap, max_words, max_len, vg, tg, sims, ws,
+                    per_thread);
 #ifdef ITR_USE_CBLAS
     if (n_threads > 1) openblas_set_num_threads(blas_threads);
 #endif
     if (img_glo) memcpy(img_glo, vg, (size_t)(n_img * D) * sizeof *vg);
     if (cap_glo) memcpy(cap_glo, tg, (size_t)(n_cap * D) * sizeof *tg);
 done:
+    fold_free(&fold);
     free(vg);
     free(tg);
+    free(words);
+    free(word_off);
     free(ws);
     return st;
 }
