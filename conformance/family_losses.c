@@ -14,15 +14,63 @@
  *   vsl                  S, captions_text, ids, img_ids -> tfidf, cider
  *                        matrices, rank matrices, loss/grad of lmh|vsl|total
  *   luwm                 S -> loss_luwm ((1,) or 0-d), grad_luwm
- * with <v> = sum (max_violation False) | max_violation. */
+ * with <v> = sum (max_violation False) | max_violation.
+ * Backends: with c->backend == ITR_BACKEND_CUDA every loss value, gradient
+ * and intermediate (score matrices, hinge costs, LSEH's torch_cosine_sim /
+ * map / SeMargin, VSL's rank matrices) comes from the CUDA API
+ * (itr/cuda/losses.h, same signatures as the reference). Only the text
+ * statistics stay on the reference, because they are host-side inputs of
+ * the CUDA losses: VSL's TF-IDF (tfidf, tfidf_for_*) and its image /
+ * caption matrices (image_cider, caption_cider). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <utf8proc.h>
 
+#include "itr/cuda/losses.h"
 #include "itr/losses.h"
 #include "families.h"
+
+/* ---- the loss functions of a backend -------------------------------------- */
+
+typedef struct loss_api {
+    itr_status (*hinge)(const float *S, int64_t B, float margin, const float *margins, int hardest,
+                        itr_hinge_result *res, float *cost_s, float *cost_im, float *dS);
+    itr_status (*scores)(itr_measure m, const float *im, const float *s, int64_t B, int64_t d, float *S);
+    itr_status (*scores_backward)(itr_measure m, const float *im, const float *s, int64_t B, int64_t d,
+                                  const float *dS, float *dim, float *ds);
+    itr_status (*scan_scores)(const itr_scan_params *p, const float *im, int64_t R, const float *s,
+                              const int64_t *s_l, int64_t Lmax, int64_t B, int64_t d, float *S);
+    itr_status (*scan_backward)(const itr_scan_params *p, const float *im, int64_t R, const float *s,
+                                const int64_t *s_l, int64_t Lmax, int64_t B, int64_t d, const float *dS,
+                                float *dim, float *ds);
+    itr_status (*lseh_semantic_scores)(const float *svd, int64_t B, int64_t n_svd, float *Shat);
+    itr_status (*lseh_positive_map)(const int64_t *ids, const int64_t *img_ids, int64_t B, float *map);
+    itr_status (*lseh_margins)(const float *Shat, const float *map, int64_t B, float a, float b, float *M);
+    itr_status (*luwm)(const float *S, int64_t B, const itr_luwm_params *p, double *loss, int64_t *n_active,
+                       float *dS);
+    itr_status (*vsl_semantic)(const float *S, const float *C, int64_t B, const itr_vsl_params *p,
+                               double *loss, float *Rs, float *Rc, float *dS);
+    itr_status (*vsl_loss)(const float *S, const float *C, int64_t B, const itr_vsl_params *p,
+                           itr_vsl_result *res, float *dS_lmh, float *dS_vsl, float *dS_total);
+} loss_api;
+
+static const loss_api REF_API = {
+    itr_hinge_loss, itr_loss_scores, itr_loss_scores_backward, itr_scan_scores,
+    itr_scan_scores_backward, itr_lseh_semantic_scores, itr_lseh_positive_map, itr_lseh_margins,
+    itr_luwm_loss, itr_vsl_semantic_loss, itr_vsl_loss,
+};
+
+static const loss_api CUDA_API = {
+    itr_cuda_hinge_loss, itr_cuda_loss_scores, itr_cuda_loss_scores_backward, itr_cuda_scan_scores,
+    itr_cuda_scan_scores_backward, itr_cuda_lseh_semantic_scores, itr_cuda_lseh_positive_map,
+    itr_cuda_lseh_margins, itr_cuda_luwm_loss, itr_cuda_vsl_semantic_loss, itr_cuda_vsl_loss,
+};
+
+static const loss_api *api_of(const itr_case *c) {
+    return c->backend == ITR_BACKEND_CUDA ? &CUDA_API : &REF_API;
+}
 
 /* ---- reporting --------------------------------------------------------- */
 
@@ -148,7 +196,7 @@ static itr_status run_hinge_on_scores(itr_case *c, itr_probe *out, const float *
         const char *v = hardest ? vn->hard_name : vn->sum_name;
         if (!wants_any(c, v)) continue;
         itr_hinge_result r;
-        st = itr_hinge_loss(S, B, margin, M, hardest, &r, cs, ci, dS);
+        st = api_of(c)->hinge(S, B, margin, M, hardest, &r, cs, ci, dS);
         if (!st) st = report_hinge_scores(c, out, v, B, &r, dS, cs, ci, hardest);
     }
     free(dS);
@@ -162,6 +210,7 @@ static itr_status run_hinge_on_scores(itr_case *c, itr_probe *out, const float *
 typedef itr_status (*scores_backward_fn)(void *ctx, const float *dS, float *dim, float *ds);
 
 typedef struct measure_back {
+    const loss_api *api;
     itr_measure m;
     const float *im, *s;
     int64_t B, d;
@@ -169,7 +218,7 @@ typedef struct measure_back {
 
 static itr_status measure_backward(void *ctx, const float *dS, float *dim, float *ds) {
     measure_back *mb = ctx;
-    return itr_loss_scores_backward(mb->m, mb->im, mb->s, mb->B, mb->d, dS, dim, ds);
+    return mb->api->scores_backward(mb->m, mb->im, mb->s, mb->B, mb->d, dS, dim, ds);
 }
 
 static itr_status run_hinge_on_embeddings(itr_case *c, itr_probe *out, const float *S, int64_t B,
@@ -193,7 +242,7 @@ static itr_status run_hinge_on_embeddings(itr_case *c, itr_probe *out, const flo
         if (!wants_any(c, v)) continue;
         itr_hinge_result r;
         char name[128];
-        st = itr_hinge_loss(S, B, margin, M, hardest, &r, NULL, NULL, dS);
+        st = api_of(c)->hinge(S, B, margin, M, hardest, &r, NULL, NULL, dS);
         if (!st) st = report_hinge_scores(c, out, v, B, &r, NULL, NULL, NULL, hardest);
         if (!st) {
             snprintf(name, sizeof name, "grad_%s_sims", v);
@@ -221,8 +270,8 @@ static itr_status run_measure_hinge(itr_case *c, itr_probe *out, const itr_tenso
                                     float margin, const float *M, const variant_names *vn) {
     float *S = malloc((size_t)(B * B) * sizeof *S);
     if (!S) return itr_fail(ITR_E_NOMEM, "%s: out of memory (B=%lld)", c->path, (long long)B);
-    itr_status st = itr_loss_scores(m, itr_f32(im), itr_f32(s), B, d, S);
-    measure_back mb = {m, itr_f32(im), itr_f32(s), B, d};
+    itr_status st = api_of(c)->scores(m, itr_f32(im), itr_f32(s), B, d, S);
+    measure_back mb = {api_of(c), m, itr_f32(im), itr_f32(s), B, d};
     if (!st)
         st = run_hinge_on_embeddings(c, out, S, B, margin, M, vn, 2, im->shape, s->shape,
                                      measure_backward, &mb);
@@ -265,13 +314,14 @@ static itr_status run_vseinf(itr_case *c, itr_probe *out) {
 }
 
 typedef struct scan_back {
+    const loss_api *api;
     const itr_scan_params *p;
     const itr_tensor *im, *s, *s_l;
 } scan_back;
 
 static itr_status scan_backward(void *ctx, const float *dS, float *dim, float *ds) {
     scan_back *sb = ctx;
-    return itr_scan_scores_backward(sb->p, itr_f32(sb->im), sb->im->shape[1], itr_f32(sb->s),
+    return sb->api->scan_backward(sb->p, itr_f32(sb->im), sb->im->shape[1], itr_f32(sb->s),
                                     itr_i64(sb->s_l), sb->s->shape[1], sb->im->shape[0],
                                     sb->im->shape[2], dS, dim, ds);
 }
@@ -299,11 +349,11 @@ static itr_status run_lmh_scan(itr_case *c, itr_probe *out) {
     if (!st && !(S = malloc((size_t)(B > 0 ? B * B : 1) * sizeof *S)))
         st = itr_fail(ITR_E_NOMEM, "%s: out of memory (B=%lld)", c->path, (long long)B);
     if (!st) {
-        st = itr_scan_scores(&p, itr_f32(&im), im.shape[1], itr_f32(&s), itr_i64(&s_l), s.shape[1], B,
-                             im.shape[2], S);
+        st = api_of(c)->scan_scores(&p, itr_f32(&im), im.shape[1], itr_f32(&s), itr_i64(&s_l), s.shape[1],
+                                    B, im.shape[2], S);
         if (st) itr_fail_context(st, "%s: /inputs/im, /inputs/s, /inputs/s_l", c->path);
     }
-    scan_back sb = {&p, &im, &s, &s_l};
+    scan_back sb = {api_of(c), &p, &im, &s, &s_l};
     if (!st)
         st = run_hinge_on_embeddings(c, out, S, B, margin, NULL, &LMH_NAMES, 3, im.shape, s.shape,
                                      scan_backward, &sb);
@@ -342,9 +392,10 @@ static itr_status run_lseh(itr_case *c, itr_probe *out) {
         goto done;
     }
     float a = (float)itr_case_attr_f64(c, "a", cfg->a), b = (float)itr_case_attr_f64(c, "b", cfg->b);
-    if ((st = itr_lseh_semantic_scores(itr_f32(&svd), B, svd.shape[1], sh)) ||
-        (st = itr_lseh_positive_map(itr_i64(&ids), itr_i64(&img_ids), B, mp)) ||
-        (st = itr_lseh_margins(sh, mp, B, a, b, M)))
+    const loss_api *api = api_of(c);
+    if ((st = api->lseh_semantic_scores(itr_f32(&svd), B, svd.shape[1], sh)) ||
+        (st = api->lseh_positive_map(itr_i64(&ids), itr_i64(&img_ids), B, mp)) ||
+        (st = api->lseh_margins(sh, mp, B, a, b, M)))
         goto done;
     if ((st = put_matrix(c, out, "torch_cosine_sim", B, sh)) ||
         (st = put_matrix(c, out, "map", B, mp)) || (st = put_matrix(c, out, "SeMargin", B, M)))
@@ -381,7 +432,7 @@ static itr_status run_luwm(itr_case *c, itr_probe *out) {
     double loss = 0.0;
     if (!st && !(dS = malloc((size_t)(B * B) * sizeof *dS)))
         st = itr_fail(ITR_E_NOMEM, "%s: out of memory (B=%lld)", c->path, (long long)B);
-    if (!st) st = itr_luwm_loss(itr_f32(&S), B, &p, &loss, &active, dS);
+    if (!st) st = api_of(c)->luwm(itr_f32(&S), B, &p, &loss, &active, dS);
     if (st) st = itr_fail_context(st, "%s: /inputs/sims", c->path);
     if (!st) {
         /* upstream returns sum(list) / size, a (1,) tensor, or a 0-d zero
@@ -497,6 +548,7 @@ static itr_status run_vsl(itr_case *c, itr_probe *out) {
         st = itr_fail(ITR_E_NOMEM, "%s: out of memory (B=%lld)", c->path, (long long)B);
         goto done;
     }
+    /* host-side text statistics: the reference on both backends */
     if ((st = itr_vsl_image_cider(&tf, itr_i64(&img_ids), B, cpi, C)) ||
         (st = itr_vsl_caption_cider(&tf, itr_i64(&ids), B, T))) {
         itr_fail_context(st, "%s: /inputs/ids, /inputs/img_ids", c->path);
@@ -504,8 +556,9 @@ static itr_status run_vsl(itr_case *c, itr_probe *out) {
     }
     itr_vsl_result r;
     double lv;
-    if ((st = itr_vsl_semantic_loss(itr_f32(&S), C, B, &p, &lv, Rs, Rc, NULL)) ||
-        (st = itr_vsl_loss(itr_f32(&S), C, B, &p, &r, g[0], g[1], g[2])))
+    const loss_api *api = api_of(c);
+    if ((st = api->vsl_semantic(itr_f32(&S), C, B, &p, &lv, Rs, Rc, NULL)) ||
+        (st = api->vsl_loss(itr_f32(&S), C, B, &p, &r, g[0], g[1], g[2])))
         goto done;
     if ((st = put_matrix(c, out, "image_cider", B, C)) ||
         (st = put_matrix(c, out, "caption_cider", B, T)) ||

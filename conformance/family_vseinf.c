@@ -5,7 +5,10 @@
  * lengths (5N), loss_img_index / loss_cap_index (N). Outputs the embeddings,
  * float64 sims, GPO intermediates of both encoders, cap_bert_emb (BERT), and
  * the loss on (img_emb[loss_img_index], cap_emb[loss_cap_index]) in both
- * modes with its gradients. */
+ * modes with its gradients. With c->backend == ITR_BACKEND_CUDA every output
+ * comes from the CUDA API: the embeddings, every GPO intermediate,
+ * cap_bert_emb and sims from itr/cuda/vseinf.h, the loss and its gradients
+ * from itr/cuda/losses.h on the CUDA embeddings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #include <jansson.h>
 
 #include "families.h"
+#include "itr/cuda/losses.h"
+#include "itr/cuda/vseinf.h"
 #include "itr/losses.h"
 #include "itr/models/vseinf.h"
 
@@ -71,7 +76,10 @@ static itr_status report_losses(itr_case *c, const itr_vseinf *m, const float *i
         const char *mode = hardest ? "hardest" : "warmup";
         char name[64];
         itr_hinge_result res;
-        st = itr_vseinf_loss(im, s, B, E, (float)margin, hardest, &res, S, dS, dim, ds);
+        if (c->backend == ITR_BACKEND_CUDA)
+            st = itr_cuda_vseinf_loss(im, s, B, E, (float)margin, hardest, &res, S, dS, dim, ds);
+        else
+            st = itr_vseinf_loss(im, s, B, E, (float)margin, hardest, &res, S, dS, dim, ds);
         if (st) break;
         float loss = (float)res.loss;
         snprintf(name, sizeof name, "loss_%s", mode);
@@ -91,11 +99,45 @@ done:
     return st;
 }
 
+enum { IMG_EMB, CAP_EMB, SIMS, IMG_IN, IMG_W, IMG_P, CAP_IN, CAP_W, CAP_P, BERT };
+
+/* Every tensor of t (allocated by itr_family_vseinf_run; t[BERT] only for
+ * BERT models) through the reference. */
+static itr_status run_ref(const itr_vseinf *m, const itr_tensor *images, const itr_tensor *img_len,
+                          const itr_tensor *captions, const itr_tensor *lengths, itr_tensor *t) {
+    int64_t N = images->shape[0], R = images->shape[1], n_cap = captions->shape[0], T = captions->shape[1];
+    itr_status st = itr_vseinf_encode_images(m, itr_f32(images), itr_i64(img_len), N, R, itr_f32(&t[IMG_EMB]),
+                                             itr_f32(&t[IMG_IN]), itr_f32(&t[IMG_W]), itr_f32(&t[IMG_P]));
+    if (!st)
+        st = itr_vseinf_encode_captions(m, itr_i64(captions), itr_i64(lengths), n_cap, T, itr_f32(&t[CAP_EMB]),
+                                        itr_f32(&t[CAP_IN]), itr_f32(&t[CAP_W]), itr_f32(&t[CAP_P]),
+                                        t[BERT].data ? itr_f32(&t[BERT]) : NULL);
+    if (!st) itr_vseinf_sims(m, itr_f32(&t[IMG_EMB]), N, itr_f32(&t[CAP_EMB]), n_cap, itr_f64(&t[SIMS]));
+    return st;
+}
+
+/* The same through the CUDA model built from the loaded reference. */
+static itr_status run_cuda(const itr_vseinf *ref, const itr_tensor *images, const itr_tensor *img_len,
+                           const itr_tensor *captions, const itr_tensor *lengths, itr_tensor *t) {
+    itr_cuda_vseinf *m = NULL;
+    itr_status st = itr_cuda_vseinf_create(ref, &m);
+    if (st) return itr_fail_context(st, "uploading VSE-inf to CUDA");
+    int64_t N = images->shape[0], R = images->shape[1], n_cap = captions->shape[0], T = captions->shape[1];
+    st = itr_cuda_vseinf_encode_images(m, itr_f32(images), itr_i64(img_len), N, R, itr_f32(&t[IMG_EMB]),
+                                       itr_f32(&t[IMG_IN]), itr_f32(&t[IMG_W]), itr_f32(&t[IMG_P]));
+    if (!st)
+        st = itr_cuda_vseinf_encode_captions(m, itr_i64(captions), itr_i64(lengths), n_cap, T, itr_f32(&t[CAP_EMB]),
+                                             itr_f32(&t[CAP_IN]), itr_f32(&t[CAP_W]), itr_f32(&t[CAP_P]),
+                                             t[BERT].data ? itr_f32(&t[BERT]) : NULL);
+    if (!st) st = itr_cuda_vseinf_sims(m, itr_f32(&t[IMG_EMB]), N, itr_f32(&t[CAP_EMB]), n_cap, itr_f64(&t[SIMS]));
+    itr_cuda_vseinf_destroy(m);
+    return st;
+}
+
 itr_status itr_family_vseinf_run(itr_case *c, itr_probe *out) {
     itr_vseinf m;
     itr_tensor images = {0}, img_len = {0}, captions = {0}, lengths = {0};
     itr_tensor t[10] = {{0}};
-    enum { IMG_EMB, CAP_EMB, SIMS, IMG_IN, IMG_W, IMG_P, CAP_IN, CAP_W, CAP_P, BERT };
     static const char *names[10] = {"img_emb", "cap_emb", "sims", "img_gpo_features", "img_pool_weights",
                                     "img_pooled_features", "cap_gpo_features", "cap_pool_weights",
                                     "cap_pooled_features", "cap_bert_emb"};
@@ -127,15 +169,9 @@ itr_status itr_family_vseinf_run(itr_case *c, itr_probe *out) {
     for (int i = 0; i < 10 && !st; i++)
         if (i != BERT || H > 0) st = itr_tensor_alloc(&t[i], i == SIMS ? ITR_F64 : ITR_F32, ndims[i], shapes[i]);
     if (st) goto done;
-    if ((st = itr_vseinf_encode_images(&m, itr_f32(&images), itr_i64(&img_len), N, R, itr_f32(&t[IMG_EMB]),
-                                       itr_f32(&t[IMG_IN]), itr_f32(&t[IMG_W]), itr_f32(&t[IMG_P]))))
-        goto done;
-    if ((st = itr_vseinf_encode_captions(&m, itr_i64(&captions), itr_i64(&lengths), n_cap, T, itr_f32(&t[CAP_EMB]),
-                                         itr_f32(&t[CAP_IN]), itr_f32(&t[CAP_W]), itr_f32(&t[CAP_P]),
-                                         H > 0 ? itr_f32(&t[BERT]) : NULL)))
-        goto done;
-    itr_vseinf_sims(&m, itr_f32(&t[IMG_EMB]), N, itr_f32(&t[CAP_EMB]), n_cap, itr_f64(&t[SIMS]));
-    st = report_losses(c, &m, itr_f32(&t[IMG_EMB]), itr_f32(&t[CAP_EMB]), N, n_cap, out);
+    st = c->backend == ITR_BACKEND_CUDA ? run_cuda(&m, &images, &img_len, &captions, &lengths, t)
+                                        : run_ref(&m, &images, &img_len, &captions, &lengths, t);
+    if (!st) st = report_losses(c, &m, itr_f32(&t[IMG_EMB]), itr_f32(&t[CAP_EMB]), N, n_cap, out);
     for (int i = 0; i < 10 && !st; i++)
         if (t[i].data) st = itr_probe_take(out, names[i], &t[i]);
 done:

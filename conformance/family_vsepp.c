@@ -2,17 +2,23 @@
  *
  * Inputs images (n_img, img_dim), captions (n_cap, T), lengths (n_cap).
  * Outputs img_emb, cap_emb, sims, and ContrastiveLoss on image k paired with
- * caption 5k in both modes: loss_sum (VSE0) and loss_max_violation (VSE++). */
+ * caption 5k in both modes: loss_sum (VSE0) and loss_max_violation (VSE++).
+ * With c->backend == ITR_BACKEND_CUDA every output comes from the CUDA API:
+ * the embeddings and sims from itr/cuda/vsepp.h, the losses from
+ * itr/cuda/losses.h on the CUDA embeddings. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "families.h"
+#include "itr/cuda/losses.h"
+#include "itr/cuda/vsepp.h"
 #include "itr/losses.h"
 #include "itr/models/vsepp.h"
 
 /* The training-time loss on the batch {(img_emb[k], cap_emb[5k])}, both modes. */
 static itr_status report_losses(itr_case *c, const itr_vsepp *m, const float *img_emb, const float *cap_emb,
                                 int64_t n_img, int64_t n_cap, itr_probe *out) {
+    int cuda = c->backend == ITR_BACKEND_CUDA;
     int64_t E = m->cfg.embed_size, B = n_img;
     if (n_cap < 5 * (n_img - 1) + 1)
         return itr_fail(ITR_E_SHAPE, "%s: %lld captions cannot pair caption 5k with each of %lld images", c->path,
@@ -26,12 +32,30 @@ static itr_status report_losses(itr_case *c, const itr_vsepp *m, const float *im
         const char *name = hardest ? "loss_max_violation" : "loss_sum";
         if (!itr_case_wants(c, name)) continue;
         itr_hinge_result res;
-        st = itr_lmh_embed_loss(m->cfg.measure, img_emb, s, B, E, (float)m->cfg.margin, hardest, &res, NULL,
-                                NULL, NULL, NULL);
+        float margin = (float)m->cfg.margin;
+        if (cuda)
+            st = itr_cuda_lmh_embed_loss(m->cfg.measure, img_emb, s, B, E, margin, hardest, &res, NULL, NULL, NULL,
+                                         NULL);
+        else
+            st = itr_lmh_embed_loss(m->cfg.measure, img_emb, s, B, E, margin, hardest, &res, NULL, NULL, NULL, NULL);
+        if (st) break;
         float loss = (float)res.loss;
-        if (!st) st = itr_probe_put_raw(out, name, ITR_F32, 0, NULL, &loss);
+        st = itr_probe_put_raw(out, name, ITR_F32, 0, NULL, &loss);
     }
     free(s);
+    return st;
+}
+
+/* img_emb, cap_emb and sims through the CUDA model built from the loaded reference. */
+static itr_status run_cuda(const itr_vsepp *ref, const itr_tensor *images, const itr_tensor *captions,
+                           const itr_tensor *lengths, itr_tensor *img_emb, itr_tensor *cap_emb, itr_tensor *sims) {
+    itr_cuda_vsepp *m = NULL;
+    int64_t n_img = images->shape[0], n_cap = captions->shape[0], T = captions->shape[1];
+    itr_status st = itr_cuda_vsepp_create(ref, &m);
+    if (!st) st = itr_cuda_vsepp_encode_images(m, itr_f32(images), n_img, itr_f32(img_emb));
+    if (!st) st = itr_cuda_vsepp_encode_captions(m, itr_i64(captions), itr_i64(lengths), n_cap, T, itr_f32(cap_emb));
+    if (!st) st = itr_cuda_vsepp_sims(m, itr_f32(img_emb), n_img, itr_f32(cap_emb), n_cap, itr_f64(sims));
+    itr_cuda_vsepp_destroy(m);
     return st;
 }
 
@@ -59,10 +83,15 @@ itr_status itr_family_vsepp_run(itr_case *c, itr_probe *out) {
     if ((st = itr_tensor_alloc_f32(&img_emb, 2, n_img, E, 0, 0))) goto done;
     if ((st = itr_tensor_alloc_f32(&cap_emb, 2, n_cap, E, 0, 0))) goto done;
     if ((st = itr_tensor_alloc(&sims, ITR_F64, 2, (int64_t[]){n_img, n_cap}))) goto done;
-    if ((st = itr_vsepp_encode_images(&m, itr_f32(&images), n_img, itr_f32(&img_emb)))) goto done;
-    if ((st = itr_vsepp_encode_captions(&m, itr_i64(&captions), itr_i64(&lengths), n_cap, T, itr_f32(&cap_emb))))
-        goto done;
-    itr_vsepp_sims(&m, itr_f32(&img_emb), n_img, itr_f32(&cap_emb), n_cap, itr_f64(&sims));
+    if (c->backend == ITR_BACKEND_CUDA) {
+        if ((st = run_cuda(&m, &images, &captions, &lengths, &img_emb, &cap_emb, &sims))) goto done;
+    } else {
+        if ((st = itr_vsepp_encode_images(&m, itr_f32(&images), n_img, itr_f32(&img_emb)))) goto done;
+        if ((st = itr_vsepp_encode_captions(&m, itr_i64(&captions), itr_i64(&lengths), n_cap, T,
+                                            itr_f32(&cap_emb))))
+            goto done;
+        itr_vsepp_sims(&m, itr_f32(&img_emb), n_img, itr_f32(&cap_emb), n_cap, itr_f64(&sims));
+    }
     if ((st = report_losses(c, &m, itr_f32(&img_emb), itr_f32(&cap_emb), n_img, n_cap, out))) goto done;
     if (!st) st = itr_probe_put(out, "img_emb", &img_emb);
     if (!st) st = itr_probe_put(out, "cap_emb", &cap_emb);

@@ -77,6 +77,10 @@ cublasHandle_t itr_cu_blas(void) { return g_blas; }
 
 itr_status itr_cu_check(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return ITR_OK;
+    /* A failed runtime call also leaves its error as the thread's "last
+     * error"; reported here, it must not be reported again by the next
+     * launch check. (Sticky errors stay sticky in the driver regardless.) */
+    (void)cudaGetLastError();
     const char *detail = emu_detail();
     return itr_fail(ITR_E_CUDA, "CUDA: %s: %s (%s)%s%s", what, cudaGetErrorString(e), cudaGetErrorName(e),
                     *detail ? ": " : "", detail);

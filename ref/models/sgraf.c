@@ -399,7 +399,7 @@ float itr_sgraf_pair_score(const itr_sgraf *m, const float *V, const float *v_gl
  *        = softmax_j( (x_i^T M + c^T) x_j ),   M = W_q^T W_k (P x P), c = W_k^T b_q,
  * since softmax over j ignores the terms x_i^T W_q^T b_k and b_q . b_k. One
  * P x P GEMM over the nodes replaces two (the query and key linears). */
-enum { SGRAF_TILE = 64 };
+enum { SGRAF_TILE = 64, SGRAF_IMG_GROUP = 4 };
 
 typedef struct sgraf_fold {
     float *M[ITR_SGRAF_MAX_STEPS];   /* (P, P) W_q^T W_k of step k */
@@ -407,7 +407,7 @@ typedef struct sgraf_fold {
 } sgraf_fold;
 
 typedef struct sgraf_tile_ws {
-    float *S;            /* (R, W)     attention logits of the block's words  */
+    float *S;            /* (G R, W)   attention logits of the group's images */
     float *ctx;          /* (W, D)     attended contexts, then squared diffs  */
     float *diff;         /* (nb, D)    squared global differences             */
     float *loc, *glo;    /* (W, P), (nb, P)                                   */
@@ -420,7 +420,8 @@ typedef struct sgraf_tile_ws {
 static int64_t tile_ws_floats(const itr_sgraf *m, int64_t max_words, int64_t max_len) {
     int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim, W = max_words;
     int64_t nodes = (W + SGRAF_TILE) * P;
-    return R * W + W * D + SGRAF_TILE * D + W * P + SGRAF_TILE * P + 3 * nodes + (max_len + 1) * (max_len + 1) + P;
+    return SGRAF_IMG_GROUP * R * W + W * D + SGRAF_TILE * D + W * P + SGRAF_TILE * P + 3 * nodes +
+           (max_len + 1) * (max_len + 1) + P;
 }
 
 static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t max_words, int64_t max_len, float *base) {
@@ -428,7 +429,7 @@ static sgraf_tile_ws tile_ws_carve(const itr_sgraf *m, int64_t max_words, int64_
     int64_t nodes = (W + SGRAF_TILE) * P;
     sgraf_tile_ws ws;
     ws.S = base;
-    ws.ctx = ws.S + R * W;
+    ws.ctx = ws.S + SGRAF_IMG_GROUP * R * W;
     ws.diff = ws.ctx + W * D;
     ws.loc = ws.diff + SGRAF_TILE * D;
     ws.glo = ws.loc + W * P;
@@ -462,22 +463,22 @@ static void sgr_reason_tile(const itr_sgraf *m, const sgraf_fold *f, const int64
 
 /* Image V (R, D) with v_glo against the nb captions whose packed words are
  * rows word_off[0] .. word_off[nb] of `words` (word_off relative to `words`),
- * t_glo (nb, D) -> out[b]. Same steps as itr_sgraf_pair_score. */
-static void score_tile(const itr_sgraf *m, const sgraf_fold *f, const float *V, const float *vg, const float *words,
-                       const int64_t *word_off, int64_t nb, const float *tg, double *out, sgraf_tile_ws *ws) {
+ * t_glo (nb, D) -> out[b]. Same steps as itr_sgraf_pair_score. S (R, W)
+ * holds the image's raw attention logits V C^T (score_group computes them). */
+static void score_tile(const itr_sgraf *m, const sgraf_fold *f, const float *V, const float *vg, float *S,
+                       const float *words, const int64_t *word_off, int64_t nb, const float *tg, double *out,
+                       sgraf_tile_ws *ws) {
     int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, P = m->cfg.sim_dim;
     int64_t w0 = word_off[0], W = word_off[nb] - w0, n_nodes = W + nb;
     const float *C = words + w0 * D;
     /* attention (itr_sgraf_attention) of all the block's words over the one image */
-    itr_sgemm(0, 1, R, W, D, 1.0f, V, D, C, D, 0.0f, ws->S, W);
-    itr_leaky_relu(ws->S, R * W, LRELU_SLOPE);
+    itr_leaky_relu(S, R * W, LRELU_SLOPE);
     for (int64_t r = 0; r < R; r++)   /* each region's row, over each caption's own words */
         for (int64_t b = 0; b < nb; b++)
-            itr_l2norm_rows(ws->S + r * W + (word_off[b] - w0), 1, word_off[b + 1] - word_off[b], ITR_EPS_ADD,
-                            L2_EPS);
-    for (int64_t i = 0; i < R * W; i++) ws->S[i] *= ATTN_SMOOTH;
-    itr_softmax_axis(ws->S, 1, R, W);
-    itr_sgemm(1, 0, W, D, R, 1.0f, ws->S, W, V, D, 0.0f, ws->ctx, D);
+            itr_l2norm_rows(S + r * W + (word_off[b] - w0), 1, word_off[b + 1] - word_off[b], ITR_EPS_ADD, L2_EPS);
+    for (int64_t i = 0; i < R * W; i++) S[i] *= ATTN_SMOOTH;
+    itr_softmax_axis(S, 1, R, W);
+    itr_sgemm(1, 0, W, D, R, 1.0f, S, W, V, D, 0.0f, ws->ctx, D);
     itr_l2norm_rows(ws->ctx, W, D, ITR_EPS_ADD, L2_EPS);
     /* QUIRK(G2): squared differences -> local and global nodes */
     for (int64_t i = 0; i < W * D; i++) {
@@ -512,7 +513,22 @@ static void score_tile(const itr_sgraf *m, const sgraf_fold *f, const float *V, 
     }
 }
 
-/* Parallelism (OpenMP, when built with it): the (image, caption block) tiles
+/* A group of ng <= SGRAF_IMG_GROUP consecutive images against one caption
+ * block: the attention logits of all ng * R regions come from ONE GEMM, so
+ * the block's words are packed by OpenBLAS once per group instead of once
+ * per 36-row image (with M = 36 that packing costs about as much as the
+ * multiply). Image g's logits are rows g*R .. g*R + R - 1 of ws->S. */
+static void score_group(const itr_sgraf *m, const sgraf_fold *f, const float *V, int64_t ng, const float *vg,
+                        const float *words, const int64_t *word_off, int64_t nb, const float *tg, double *out,
+                        int64_t out_stride, sgraf_tile_ws *ws) {
+    int64_t R = m->cfg.n_regions, D = m->cfg.embed_size, W = word_off[nb] - word_off[0];
+    itr_sgemm(0, 1, ng * R, W, D, 1.0f, V, D, words + word_off[0] * D, D, 0.0f, ws->S, W);
+    for (int64_t g = 0; g < ng; g++)
+        score_tile(m, f, V + g * R * D, vg + g * D, ws->S + g * R * W, words, word_off, nb, tg, out + g * out_stride,
+                   ws);
+}
+
+/* Parallelism (OpenMP, when built with it): the (image group, caption block) tiles
  * are split across threads, each with its own workspace. A tile's result
  * does not depend on which thread runs it, so the matrix is bit-identical for
  * any thread count. OpenBLAS is held at one thread inside the parallel loop
@@ -522,7 +538,8 @@ static void score_all_tiles(const itr_sgraf *m, const sgraf_fold *f, const float
                             int64_t max_len, const float *vg, const float *tg, double *sims, float *ws_all,
                             int64_t per_thread) {
     int64_t R = m->cfg.n_regions, D = m->cfg.embed_size;
-    int64_t n_blocks = (n_cap + SGRAF_TILE - 1) / SGRAF_TILE, n_tiles = n_img * n_blocks;
+    int64_t n_blocks = (n_cap + SGRAF_TILE - 1) / SGRAF_TILE;
+    int64_t n_groups = (n_img + SGRAF_IMG_GROUP - 1) / SGRAF_IMG_GROUP, n_tiles = n_groups * n_blocks;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
@@ -532,10 +549,11 @@ static void score_all_tiles(const itr_sgraf *m, const sgraf_fold *f, const float
         thread = omp_get_thread_num();
 #endif
         sgraf_tile_ws ws = tile_ws_carve(m, max_words, max_len, ws_all + thread * per_thread);
-        int64_t i = t / n_blocks, j0 = (t % n_blocks) * SGRAF_TILE;
+        int64_t i = (t / n_blocks) * SGRAF_IMG_GROUP, j0 = (t % n_blocks) * SGRAF_TILE;
+        int64_t ng = n_img - i < SGRAF_IMG_GROUP ? n_img - i : SGRAF_IMG_GROUP;
         int64_t nb = n_cap - j0 < SGRAF_TILE ? n_cap - j0 : SGRAF_TILE;
-        score_tile(m, f, img_emb + i * R * D, vg + i * D, words, word_off + j0, nb, tg + j0 * D,
-                   sims + i * n_cap + j0, &ws);
+        score_group(m, f, img_emb + i * R * D, ng, vg + i * D, words, word_off + j0, nb, tg + j0 * D,
+                    sims + i * n_cap + j0, n_cap, &ws);
     }
 }
 
