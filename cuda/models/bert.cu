@@ -307,7 +307,7 @@ static itr_status run_chunk(itr_cuda_bert *b, const int64_t *ids_host, const int
         len[i] = lengths_host[i0 + i];
         for (int64_t t = 0; t < Te; t++) ids[i * Te + t] = t < len[i] ? ids_host[(i0 + i) * T + t] : 0;
     }
-    bert_acts a;
+    bert_acts a = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
     int64_t floats = acts_floats(b, nc, Te, &a, NULL);
     if ((st = itr_cu_vseinf_scratch_reserve(&b->work, (size_t)floats * sizeof(float), "BERT activations")) ||
         (st = itr_cu_vseinf_scratch_reserve(&b->ids, need * sizeof(int64_t), "BERT ids")) ||

@@ -194,15 +194,16 @@ static double aggregate(const itr_scan_params *p, const double *r, int64_t nq);
  * the same numbers as the D-wide sums up to float64 rounding, for 2R + 2R^2
  * flops per word instead of 2RD + 6D (itr_scan_pair_f64 keeps the literal
  * form). ws: see T2I_WS_DOUBLES. */
-enum { SCAN_TILE = 64 };
-#define T2I_WS_DOUBLES(R, T) (2 * (R) * SCAN_TILE * (T) + SCAN_TILE * (T) * (R) + (R) * (R) + (R) + (T))
+enum { SCAN_TILE = 64, SCAN_IMG_GROUP = 4 };
+#define T2I_WS_DOUBLES(R, T) \
+    ((SCAN_IMG_GROUP + 1) * (R) * SCAN_TILE * (T) + SCAN_TILE * (T) * (R) + (R) * (R) + (R) + (T))
 
-static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *Cw, const double *qq,
-                     const int64_t *len, int64_t nb, int64_t T, int64_t D, double *out, double *ws) {
+/* One image: S0 (R, W) its raw logits (read only), S (R, W) scratch. */
+static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *S0, const double *qq,
+                     const int64_t *len, int64_t nb, int64_t T, int64_t D, double *out, double *S, double *A,
+                     double *G, double *Ga, double *r) {
     int64_t W = nb * T;
-    double *S = ws, *S0 = S + R * W, *A = S0 + R * W, *G = A + W * R, *Ga = G + R * R, *r = Ga + R;
-    itr_dgemm(0, 1, R, W, D, 1.0, V, D, Cw, D, 0.0, S, W);   /* S[c][w] = V_c . word_w */
-    memcpy(S0, S, (size_t)(R * W) * sizeof *S0);
+    memcpy(S, S0, (size_t)(R * W) * sizeof *S);
     itr_dgemm(0, 1, R, R, D, 1.0, V, D, V, D, 0.0, G, R);    /* G = V V^T */
     for (int64_t c = 0; c < R; c++)   /* each region's row, over each caption's own words */
         for (int64_t b = 0; b < nb; b++) first_norm(p->norm, S + c * W + b * T, len[b]);
@@ -226,6 +227,21 @@ static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const
         }
         out[b] = aggregate(p, r, len[b]);
     }
+}
+
+/* ng <= SCAN_IMG_GROUP consecutive images V (ng, R, D) against one caption
+ * block: the logits of all ng * R regions come from ONE GEMM, so the block's
+ * words are packed by OpenBLAS once per group rather than once per 36-row
+ * image (with M = 36 that packing costs about as much as the multiply).
+ * Image g's raw logits are rows g*R .. g*R + R - 1. */
+static void t2i_group(const itr_scan_params *p, const double *V, int64_t ng, int64_t R, const double *Cw,
+                      const double *qq, const int64_t *len, int64_t nb, int64_t T, int64_t D, double *out,
+                      int64_t out_stride, double *ws) {
+    int64_t W = nb * T;
+    double *S0 = ws, *S = S0 + SCAN_IMG_GROUP * R * W, *A = S + R * W, *G = A + W * R, *Ga = G + R * R, *r = Ga + R;
+    itr_dgemm(0, 1, ng * R, W, D, 1.0, V, D, Cw, D, 0.0, S0, W);   /* S0[c][w] = V_c . word_w */
+    for (int64_t g = 0; g < ng; g++)
+        t2i_tile(p, V + g * R * D, R, S0 + g * R * W, qq, len, nb, T, D, out + g * out_stride, S, A, G, Ga, r);
 }
 
 itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_img, int64_t R,
@@ -258,12 +274,13 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
     openblas_set_num_threads(1);
 #endif
     if (m->cfg.attn.dir == ITR_SCAN_T2I) {
-        /* batched tiles (t2i_tile): (image, caption block), one workspace per thread */
+        /* batched tiles (t2i_group): (image group, caption block), one workspace per thread */
         int n_threads = 1;
 #ifdef _OPENMP
         n_threads = omp_get_max_threads();
 #endif
-        int64_t n_blocks = (n_cap + SCAN_TILE - 1) / SCAN_TILE, n_tiles = n_img * n_blocks;
+        int64_t n_blocks = (n_cap + SCAN_TILE - 1) / SCAN_TILE;
+        int64_t n_groups = (n_img + SCAN_IMG_GROUP - 1) / SCAN_IMG_GROUP, n_tiles = n_groups * n_blocks;
         int64_t per_thread = T2I_WS_DOUBLES(R, T);
         double *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
         double *qq = malloc((size_t)(n_cap * T) * sizeof *qq);   /* ||word||^2, once per word */
@@ -287,10 +304,11 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
 #ifdef _OPENMP
             thread = omp_get_thread_num();
 #endif
-            int64_t i = t / n_blocks, j0 = (t % n_blocks) * SCAN_TILE;
+            int64_t i = (t / n_blocks) * SCAN_IMG_GROUP, j0 = (t % n_blocks) * SCAN_TILE;
+            int64_t ng = n_img - i < SCAN_IMG_GROUP ? n_img - i : SCAN_IMG_GROUP;
             int64_t nb = n_cap - j0 < SCAN_TILE ? n_cap - j0 : SCAN_TILE;
-            t2i_tile(&m->cfg.attn, im + i * R * D, R, s + j0 * T * D, qq + j0 * T, lengths + j0, nb, T, D,
-                     sims + i * n_cap + j0, ws + thread * per_thread);
+            t2i_group(&m->cfg.attn, im + i * R * D, ng, R, s + j0 * T * D, qq + j0 * T, lengths + j0, nb, T, D,
+                      sims + i * n_cap + j0, n_cap, ws + thread * per_thread);
         }
         free(ws);
         free(qq);
