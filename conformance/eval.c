@@ -1,11 +1,14 @@
 /* eval.c - the `itr eval` engine (itr/eval.h): precomp data set ->
- * family encoders -> float64 similarity matrix in shards -> metrics.
+ * family encoders (reference, or the CUDA twin of eval_accel.c) -> float64
+ * scores in shards -> metrics, streamed or through the whole matrix
+ * (eval_score.c).
  * Spec: specs/vsepp_vseinfty.md s3, scan_sgraf.md s9.1, formats.md s3. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval_families.h"
+#include "eval_score.h"
 #include "itr/h5.h"
 #include "itr/npy.h"
 #include "itr/text.h"
@@ -149,26 +152,37 @@ static void data_close(eval_data *d) {
     itr_npy_close(d->ims);
 }
 
+/* One model of the (ensemble) evaluation: its family hooks, the loaded
+ * reference model, its CUDA twin (--backend cuda) and its embeddings. */
+typedef struct eval_model {
+    const itr_eval_family *fam;
+    const itr_eval_xattn *x;    /* cross attention, or NULL   */
+    const itr_eval_pooled *p;   /* set pooling, or NULL       */
+    const itr_eval_accel *accel; /* NULL: reference backend   */
+    void *model, *dev;
+    float *img_emb, *cap_emb;
+    int64_t Ei, Ec;             /* floats per image / caption embedding */
+} eval_model;
+
 /* Image embeddings of the evaluated images, img_dim rows read batch by batch. */
-static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
-                                eval_data *d, int64_t B, float *img_emb) {
-    const itr_eval_xattn *x = xattn_of(fam);
-    const itr_eval_pooled *p = pooled_of(fam);
+static itr_status encode_images(const itr_eval_opts *o, eval_model *m, eval_data *d, int64_t B) {
+    const itr_eval_family *fam = m->fam;
     const itr_npy_header *h = itr_npy_header_of(d->ims);
-    int64_t n = d->pair.n_images, R = x || p ? d->regions : 1;
-    int64_t D = fam->img_dim(model) * R, E = fam->img_emb_size(model) * (x ? R : 1);   /* floats per row */
-    if (!x && !p && d->regions != 0)
+    int64_t n = d->pair.n_images, R = m->x || m->p ? d->regions : 1;
+    int64_t D = fam->img_dim(m->model) * R;   /* floats per row */
+    if (!m->x && !m->p && d->regions != 0)
         return itr_fail(ITR_E_SHAPE, "%s: %s takes one vector per image; expected (rows, img_dim), found 3-D",
                         d->ims_path, fam->name);
-    if (h->shape[h->ndim - 1] != fam->img_dim(model))
+    if (h->shape[h->ndim - 1] != fam->img_dim(m->model))
         return itr_fail(ITR_E_SHAPE, "%s: image rows have %lld features, the checkpoint expects img_dim %lld",
-                        d->ims_path, (long long)h->shape[h->ndim - 1], (long long)fam->img_dim(model));
+                        d->ims_path, (long long)h->shape[h->ndim - 1], (long long)fam->img_dim(m->model));
     size_t bytes = (size_t)(B * D) * sizeof(float);
     float *buf = malloc(bytes);
     if (!buf) return itr_fail(ITR_E_NOMEM, "eval: out of memory for %lld image rows", (long long)B);
     itr_status st = ITR_OK;
     for (int64_t i0 = 0; i0 < n && !st; i0 += B) {
         int64_t nb = n - i0 < B ? n - i0 : B;
+        float *out = m->img_emb + i0 * m->Ei;
         if (d->pair.im_div == 5) {   /* one row per image: a contiguous block */
             st = itr_npy_read_rows_into(d->ims, i0, nb, ITR_F32, buf, bytes);
         } else {                     /* one row per caption: rows 0, 5, 10, ... */
@@ -176,9 +190,11 @@ static itr_status encode_images(const itr_eval_opts *o, const itr_eval_family *f
                 st = itr_npy_read_rows_into(d->ims, itr_precomp_image_row(&d->pair, i0 + j), 1, ITR_F32,
                                             buf + j * D, (size_t)D * sizeof(float));
         }
-        if (!st) st = x ? x->encode_images(model, buf, nb, R, img_emb + i0 * E)
-                        : p ? p->encode_images(model, buf, nb, R, img_emb + i0 * E)
-                            : fam->encode_images(model, buf, nb, img_emb + i0 * E);
+        if (st) break;
+        if (m->accel) st = m->accel->encode_images(m->dev, buf, nb, R, out);
+        else if (m->x) st = m->x->encode_images(m->model, buf, nb, R, out);
+        else if (m->p) st = m->p->encode_images(m->model, buf, nb, R, out);
+        else st = fam->encode_images(m->model, buf, nb, out);
         progress(o, "images", i0 + nb, n);
     }
     free(buf);
@@ -206,11 +222,12 @@ static itr_status caption_lengths(const itr_vocab *v, eval_data *d) {
 
 /* Caption embeddings: tokenize, pad a batch, encode. Per-item families pad
  * to the batch's longest caption, cross-attention ones to the split's. */
-static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family *fam, const void *model,
-                                  const itr_vocab *v, eval_data *d, int64_t B, float *cap_emb, int64_t *n_unk) {
-    const itr_eval_xattn *x = xattn_of(fam);
-    const itr_eval_pooled *p = pooled_of(fam);
-    int64_t n = d->pair.n_captions, E = fam->cap_emb_size(model) * (x ? d->max_len : 1);
+static itr_status encode_captions(const itr_eval_opts *o, eval_model *m, const itr_vocab *v, eval_data *d,
+                                  int64_t B, int64_t *n_unk) {
+    const itr_eval_xattn *x = m->x;
+    const itr_eval_pooled *p = m->p;
+    const void *model = m->model;
+    int64_t n = d->pair.n_captions;
     int64_t **seq = calloc((size_t)B, sizeof *seq), *len = calloc((size_t)B, sizeof *len), *pad = NULL;
     itr_status st = seq && len ? ITR_OK : itr_fail(ITR_E_NOMEM, "eval: out of memory");
     for (int64_t c0 = 0; c0 < n && !st; c0 += B) {
@@ -238,7 +255,9 @@ static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family 
                 pad[j * T + t] = seq[j][t];
                 if (!p && seq[j][t] == v->unk_id) (*n_unk)++;
             }
-        if (!st) st = fam->encode_captions(model, pad, len, nb, T, cap_emb + c0 * E);
+        float *out = m->cap_emb + c0 * m->Ec;
+        if (!st) st = m->accel ? m->accel->encode_captions(m->dev, pad, len, nb, T, out)
+                               : m->fam->encode_captions(model, pad, len, nb, T, out);
         for (int64_t j = 0; j < nb; j++) {
             free(seq[j]);
             seq[j] = NULL;
@@ -251,22 +270,31 @@ static itr_status encode_captions(const itr_eval_opts *o, const itr_eval_family 
     return st;
 }
 
-/* One model of the (ensemble) evaluation: its vocabulary, its embeddings and
- * its sims, written (weight 0) or added to the matrix. */
-static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const itr_eval_family *fam,
-                            const char *data_name, eval_data *d, int accumulate, double *S, itr_eval_result *r) {
+static void model_close(eval_model *m) {
+    if (m->dev) m->accel->free(m->dev);
+    if (m->model) m->fam->free(m->model);
+    free(m->img_emb);
+    free(m->cap_emb);
+    memset(m, 0, sizeof *m);
+}
+
+/* Loads one model of the (ensemble) evaluation - the reference model, then
+ * its CUDA twin when m->accel is set - reads its vocabulary and encodes
+ * every image and caption. On failure the caller still calls model_close. */
+static itr_status model_open(const itr_eval_opts *o, itr_checkpoint *ck, const char *data_name, eval_data *d,
+                             eval_model *m, itr_eval_result *r) {
     itr_status st;
-    void *model = NULL;
     itr_vocab vocab;
-    float *img_emb = NULL, *cap_emb = NULL;
-    double *shard = NULL;
     char *vocab_path = NULL;
+    const itr_eval_family *fam = m->fam;
     int64_t n_img = d->pair.n_images, n_cap = d->pair.n_captions;
-    const itr_eval_xattn *x = xattn_of(fam);
-    const itr_eval_pooled *p = pooled_of(fam);
     itr_vocab_init(&vocab);
-    if ((st = p ? p->load(ck, o, &model) : fam->load(ck, &model))) goto done;
-    if (p) {
+    if ((st = m->p ? m->p->load(ck, o, &m->model) : fam->load(ck, &m->model))) goto done;
+    if (m->accel && (st = m->accel->load(m->model, &m->dev))) {
+        st = itr_fail_context(st, "--backend cuda: uploading %s", fam->name);
+        goto done;
+    }
+    if (m->p) {
         /* the family read its own vocabulary / tokenizer (--vocab, --bert-config) */
     } else if (o->vocab) {
         vocab_path = path_join("", o->vocab);
@@ -274,58 +302,66 @@ static itr_status run_model(const itr_eval_opts *o, itr_checkpoint *ck, const it
         /* upstream: os.path.join(opt.vocab_path, '%s_vocab.pkl' % opt.data_name), from the cwd
          * (SCAN, SGRAF: '%s_vocab.json') */
         const char *vdir = itr_config_str(&ck->opt, "vocab_path", "./vocab/");
-        char *name = split_file("", data_name, x ? x->vocab_suffix : "_vocab.pkl");
+        char *name = split_file("", data_name, m->x ? m->x->vocab_suffix : "_vocab.pkl");
         vocab_path = name ? path_join(vdir, name) : NULL;
         free(name);
     }
-    if (!p && !vocab_path) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory"); goto done; }
-    if (!p && (st = itr_vocab_load(vocab_path, &vocab))) {
+    if (!m->p && !vocab_path) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory"); goto done; }
+    if (!m->p && (st = itr_vocab_load(vocab_path, &vocab))) {
         st = itr_fail_context(st, "vocabulary %s (opt.vocab_path; --vocab overrides)", vocab_path);
         goto done;
     }
     int64_t B = o->batch_size > 0 ? o->batch_size : itr_config_int(&ck->opt, "batch_size", 128);
     if (B < 1) B = 128;
-    if (x && (st = caption_lengths(&vocab, d))) goto done;
+    if (m->x && (st = caption_lengths(&vocab, d))) goto done;
     /* floats per image and per caption: (R, D) and (max_len, D) for cross attention */
-    int64_t Ei = fam->img_emb_size(model) * (x ? d->regions : 1);
-    int64_t Ec = fam->cap_emb_size(model) * (x ? d->max_len : 1);
-    if ((x || p) && d->regions == 0) {
+    m->Ei = fam->img_emb_size(m->model) * (m->x ? d->regions : 1);
+    m->Ec = fam->cap_emb_size(m->model) * (m->x ? d->max_len : 1);
+    if ((m->x || m->p) && d->regions == 0) {
         st = itr_fail(ITR_E_SHAPE, "%s: %s scores image regions; expected (rows, regions, img_dim) features, found 2-D",
                       d->ims_path, fam->name);
         goto done;
     }
-    img_emb = malloc((size_t)(n_img * Ei) * sizeof *img_emb);
-    cap_emb = malloc((size_t)(n_cap * Ec) * sizeof *cap_emb);
-    if (!img_emb || !cap_emb) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory for the embeddings"); goto done; }
-    if ((st = encode_images(o, fam, model, d, B, img_emb))) goto done;
+    m->img_emb = malloc((size_t)(n_img * m->Ei) * sizeof *m->img_emb);
+    m->cap_emb = malloc((size_t)(n_cap * m->Ec) * sizeof *m->cap_emb);
+    if (!m->img_emb || !m->cap_emb) { st = itr_fail(ITR_E_NOMEM, "eval: out of memory for the embeddings"); goto done; }
+    if ((st = encode_images(o, m, d, B))) goto done;
     r->n_unk = 0;
-    if ((st = encode_captions(o, fam, model, &vocab, d, B, cap_emb, &r->n_unk))) goto done;
-
-    /* The matrix in shards of images x all captions; an ensemble model's
-     * shard is averaged in (upstream SCAN: sims = (sims1 + sims2) / 2). */
-    int64_t rows = o->shard_rows > 0 ? o->shard_rows : 256;
-    if (accumulate && !(shard = malloc((size_t)(rows * n_cap) * sizeof *shard))) {
-        st = itr_fail(ITR_E_NOMEM, "eval: out of memory for a (%lld, %lld) shard", (long long)rows, (long long)n_cap);
-        goto done;
-    }
-    for (int64_t i0 = 0; i0 < n_img && !st; i0 += rows) {
-        int64_t nr = n_img - i0 < rows ? n_img - i0 : rows;
-        double *dst = accumulate ? shard : S + i0 * n_cap;
-        if (x)   /* cross attention: this shard's regions against every caption's words */
-            st = x->sims(model, img_emb + i0 * Ei, nr, d->regions, cap_emb, d->lengths, n_cap, d->max_len, dst);
-        else
-            st = fam->sims(model, img_emb + i0 * Ei, nr, cap_emb, n_cap, dst);
-        if (!st && accumulate)
-            for (int64_t k = 0; k < nr * n_cap; k++) S[i0 * n_cap + k] = (S[i0 * n_cap + k] + shard[k]) / 2;
-        progress(o, "sims", i0 + nr, n_img);
-    }
+    st = encode_captions(o, m, &vocab, d, B, &r->n_unk);
 done:
-    if (model) fam->free(model);
     itr_vocab_free(&vocab);
     free(vocab_path);
-    free(img_emb);
-    free(cap_emb);
-    free(shard);
+    return st;
+}
+
+/* sims[i0.., c0..] (rows, cols) of one model: this block's image embeddings
+ * against these captions (cross attention: regions against words). */
+static itr_status model_block(const eval_model *m, const eval_data *d, int64_t i0, int64_t rows, int64_t c0,
+                              int64_t cols, double *out) {
+    const float *img = m->img_emb + i0 * m->Ei, *cap = m->cap_emb + c0 * m->Ec;
+    if (m->accel)
+        return m->x ? m->accel->sims(m->dev, img, rows, d->regions, cap, d->lengths + c0, cols, d->max_len, out)
+                    : m->accel->sims(m->dev, img, rows, 1, cap, NULL, cols, 1, out);
+    if (m->x) return m->x->sims(m->model, img, rows, d->regions, cap, d->lengths + c0, cols, d->max_len, out);
+    return m->fam->sims(m->model, img, rows, cap, cols, out);
+}
+
+/* The block scorer of eval_score.h: one model, or the ensemble average
+ * (upstream SCAN / SGRAF: sims = (sims1 + sims2) / 2, per cell). */
+typedef struct eval_scorer {
+    const eval_data *d;
+    const eval_model *m;
+    int n_models;
+    double *tmp;                /* (shard, n_cap) second model's block */
+} eval_scorer;
+
+static itr_status score_block(void *user, int64_t i0, int64_t rows, int64_t c0, int64_t cols, double *out) {
+    const eval_scorer *sc = user;
+    itr_status st = model_block(&sc->m[0], sc->d, i0, rows, c0, cols, out);
+    if (!st && sc->n_models == 2) {
+        st = model_block(&sc->m[1], sc->d, i0, rows, c0, cols, sc->tmp);
+        for (int64_t k = 0; !st && k < rows * cols; k++) out[k] = (out[k] + sc->tmp[k]) / 2;
+    }
     return st;
 }
 
@@ -339,71 +375,106 @@ static itr_status save_sims(const char *path, double *S, int64_t n_img, int64_t 
     return st ? itr_fail_context(st, "--save-sims %s", path) : ITR_OK;
 }
 
+/* Metrics of the models' scores (eval_score.c): streamed shard by shard,
+ * or through the whole matrix when it is to be saved or when a model scores
+ * by cross attention. SGRAF batches the images and captions of a block
+ * through shared GEMMs, so a pair's score depends on its block and the
+ * ground-truth cells cannot be scored ahead: streaming it takes a second
+ * scoring pass, which costs more than the matrix's memory (docs/eval.md). */
+static itr_status score(const itr_eval_opts *o, const eval_data *d, const eval_model *m, int n_models,
+                        itr_eval_result *r) {
+    int64_t n_img = d->pair.n_images, n_cap = d->pair.n_captions;
+    int64_t rows = o->shard_rows > 0 ? o->shard_rows : 256;
+    if (rows > n_img) rows = n_img;
+    eval_scorer sc = {d, m, n_models, NULL};
+    itr_eval_scoring s = {n_img, n_cap, 5, rows, o->fold5 ? 5 : 1, score_block, &sc, o->progress, o->progress_user};
+    double *S = NULL;
+    itr_status st = ITR_OK;
+    if (n_models == 2 && !(sc.tmp = malloc((size_t)(rows * n_cap) * sizeof *sc.tmp)))
+        return itr_fail(ITR_E_NOMEM, "eval: out of memory for a (%lld, %lld) shard", (long long)rows, (long long)n_cap);
+    r->folds = s.folds;
+    int stream = !o->save_sims;
+    for (int k = 0; k < n_models; k++)
+        if (m[k].x) stream = 0;
+    if (stream) {
+        r->streamed = 1;
+        st = itr_eval_score_stream(&s, r->fold_metrics, &r->metrics, &r->sims_passes);
+    } else if (!(S = malloc((size_t)(n_img * n_cap) * sizeof *S))) {
+        st = itr_fail(ITR_E_NOMEM, "eval: out of memory for the (%lld, %lld) float64 matrix", (long long)n_img,
+                      (long long)n_cap);
+    } else {
+        r->sims_passes = 1;
+        st = itr_eval_score_full(&s, S);
+        if (!st) st = itr_eval_score_metrics(S, n_img, n_cap, 5, s.folds, r->fold_metrics, &r->metrics);
+        if (!st && o->save_sims) st = save_sims(o->save_sims, S, n_img, n_cap);
+    }
+    free(S);
+    free(sc.tmp);
+    return st;
+}
+
+/* The family of model m (--model forces the first) and, for --backend
+ * cuda, its accel; fails before anything is loaded when there is none. */
+static itr_status pick_family(const itr_eval_opts *o, itr_checkpoint *ck, int m, eval_model *em) {
+    itr_status st;
+    if (o->model && m == 0) {
+        em->fam = itr_eval_family_find(o->model);
+        if (!em->fam)
+            return itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp, scan, sgraf, vseinf)",
+                            o->model);
+    } else if ((st = itr_eval_family_detect(ck, &em->fam))) {
+        return st;
+    }
+    em->x = xattn_of(em->fam);
+    em->p = pooled_of(em->fam);
+    if (o->backend == 0) return ITR_OK;
+    if (o->backend != 1) return itr_fail(ITR_E_ARG, "eval: unknown backend %d (0 ref, 1 cuda)", o->backend);
+    em->accel = itr_eval_accel_of(em->fam);
+    if (!em->accel) {
+        const char *have = itr_eval_accel_names();
+        return itr_fail(ITR_E_UNSUPPORTED, "eval --backend cuda: this build has no CUDA implementation of %s (%s%s); "
+                        "use --backend ref", em->fam->name, *have ? "CUDA eval families: " : "none built",
+                        have);
+    }
+    return ITR_OK;
+}
+
 itr_status itr_eval_run(const itr_eval_opts *o, itr_eval_result *r) {
     itr_status st;
     itr_checkpoint *ck[2] = {NULL, NULL};
+    eval_model m[2];
     eval_data d;
-    double *S = NULL;
     memset(r, 0, sizeof *r);
     memset(&d, 0, sizeof d);
+    memset(m, 0, sizeof m);
     if (!o || !o->checkpoint) return itr_fail(ITR_E_ARG, "eval: no checkpoint given");
     const char *paths[2] = {o->checkpoint, o->ensemble};
     int n_models = o->ensemble ? 2 : 1;
     /* Each model of an ensemble has its own family (detected; --model forces
      * the first), encoders and vocabulary; only the data are shared. */
-    const itr_eval_family *fam[2] = {NULL, NULL};
-    for (int m = 0; m < n_models; m++) {
-        if ((st = itr_checkpoint_load(paths[m], &ck[m]))) goto done;
-        if (o->model && m == 0) {
-            fam[m] = itr_eval_family_find(o->model);
-            if (!fam[m]) {
-                st = itr_fail(ITR_E_UNSUPPORTED, "eval: unknown model family '%s' (known: vsepp, scan, sgraf, vseinf)",
-                              o->model);
-                goto done;
-            }
-        } else if ((st = itr_eval_family_detect(ck[m], &fam[m]))) {
-            goto done;
-        }
+    for (int k = 0; k < n_models; k++) {
+        if ((st = itr_checkpoint_load(paths[k], &ck[k]))) goto done;
+        if ((st = pick_family(o, ck[k], k, &m[k]))) goto done;
     }
-    if (n_models == 2 && fam[1] != fam[0])
-        snprintf(r->family, sizeof r->family, "%s+%s", fam[0]->name, fam[1]->name);
+    if (n_models == 2 && m[1].fam != m[0].fam)
+        snprintf(r->family, sizeof r->family, "%s+%s", m[0].fam->name, m[1].fam->name);
     else
-        snprintf(r->family, sizeof r->family, "%s", fam[0]->name);
+        snprintf(r->family, sizeof r->family, "%s", m[0].fam->name);
     const char *data_name = itr_config_str(&ck[0]->opt, "data_name", NULL);
     if (!data_name) { st = itr_fail(ITR_E_KEY, "%s: opt has no data_name", ck[0]->path); goto done; }
     snprintf(r->data_name, sizeof r->data_name, "%s", data_name);
     const char *data_path = o->data ? o->data : itr_config_str(&ck[0]->opt, "data_path", "./data/");
     /* VSE-inf: data_path is the data set folder itself, files in precomp/ */
-    const itr_eval_pooled *p0 = pooled_of(fam[0]);
+    const itr_eval_pooled *p0 = m[0].p;
     if ((st = data_open(data_path, p0 ? p0->data_subdir : data_name, o->split ? o->split : "test",
                         p0 ? p0->caps_flags : 0, &d, r)))
         goto done;
-
-    int64_t n_img = d.pair.n_images, n_cap = d.pair.n_captions;
-    if (!(S = malloc((size_t)(n_img * n_cap) * sizeof *S))) {
-        st = itr_fail(ITR_E_NOMEM, "eval: out of memory for the (%lld, %lld) float64 matrix", (long long)n_img,
-                      (long long)n_cap);
-        goto done;
-    }
-    for (int m = 0; m < n_models && !st; m++) st = run_model(o, ck[m], fam[m], data_name, &d, m > 0, S, r);
-    if (st) goto done;
-
-    if (o->fold5) {
-        /* COCO 1K: 5 contiguous folds of n_img / 5 images (s3.8) */
-        r->folds = 5;
-        st = itr_eval_folds(S, n_img, n_cap, n_cap, 5, 5, ITR_TIES_CANONICAL, r->fold_metrics, &r->metrics);
-    } else {
-        itr_ranks ranks;
-        r->folds = 1;
-        st = itr_rank_matrix(S, n_img, n_cap, n_cap, 5, ITR_TIES_CANONICAL, &ranks);
-        if (!st) itr_metrics_from_ranks(&ranks, &r->metrics);
-        itr_ranks_free(&ranks);
-    }
-    if (!st && o->save_sims) st = save_sims(o->save_sims, S, n_img, n_cap);
+    for (int k = 0; k < n_models && !st; k++) st = model_open(o, ck[k], data_name, &d, &m[k], r);
+    if (!st) st = score(o, &d, m, n_models, r);
 done:
-    free(S);
+    for (int k = 0; k < 2; k++) model_close(&m[k]);
     data_close(&d);
-    for (int m = 0; m < 2; m++)
-        if (ck[m]) itr_checkpoint_free(ck[m]);
+    for (int k = 0; k < 2; k++)
+        if (ck[k]) itr_checkpoint_free(ck[k]);
     return st;
 }

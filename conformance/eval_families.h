@@ -59,4 +59,37 @@ extern const itr_eval_pooled itr_eval_pooled_vseinf;
  * (optionally "module."-prefixed), text encoder embed/rnn or bert.*. */
 int itr_eval_is_vseinf(const itr_checkpoint *ck);
 
+/* ---- CUDA acceleration (itr eval --backend cuda) ---------------------------
+ * A family's CUDA twin, built from its already loaded reference model: the
+ * engine loads the reference model as usual (it also supplies the caption
+ * tokenizer and the shapes: img_dim, img_emb_size, cap_emb_size), calls load
+ * with the pointer the family's load returned (VSE-inf: the eval_vseinf.c
+ * wrapper, whose first member is the itr_vseinf), and routes every
+ * encode_images / encode_captions / sims call of every shard through these
+ * hooks. All pointers are host pointers; outputs have the reference layout. */
+typedef struct itr_eval_accel {
+    const itr_eval_family *family;      /* the ref family it accelerates */
+    itr_status (*load)(const void *ref_model, void **dev);   /* upload from the loaded ref model */
+    void (*free)(void *dev);
+    /* per-item families: R == 1 and rows (n, img_dim); xattn/pooled: rows (n, R, img_dim) */
+    itr_status (*encode_images)(void *dev, const float *rows, int64_t n, int64_t R, float *img_emb);
+    itr_status (*encode_captions)(void *dev, const int64_t *ids, const int64_t *lengths, int64_t n, int64_t T,
+                                  float *cap_emb);
+    /* per-item: lengths NULL, R = T = 1; xattn: as itr_eval_xattn.sims */
+    itr_status (*sims)(void *dev, const float *img_emb, int64_t n_img, int64_t R, const float *cap_emb,
+                       const int64_t *lengths, int64_t n_cap, int64_t T, double *sims);
+} itr_eval_accel;
+
+/* Defined by conformance/eval_<fam>_cuda.c; listed in eval_accel.c under
+ * ITR_HAVE_ACCEL_<FAM> (defined by the build once the file exists). */
+extern const itr_eval_accel itr_eval_accel_vsepp, itr_eval_accel_scan, itr_eval_accel_sgraf, itr_eval_accel_vseinf;
+
+/* The accel of a family in this build, or NULL. */
+const itr_eval_accel *itr_eval_accel_of(const itr_eval_family *fam);
+/* Comma-separated names of the families with an accel ("" when none). */
+const char *itr_eval_accel_names(void);
+/* Tests only: an accel consulted before the built-in table (for its
+ * family), NULL to remove it. Not thread-safe. */
+void itr_eval_accel_override(const itr_eval_accel *a);
+
 #endif

@@ -26,6 +26,7 @@ contains() { # contains FILE TEXT DESCRIPTION
 
 expect 0 "eval --help" -- --help
 contains "$tmp/out" "--save-sims" "help lists --save-sims"
+contains "$tmp/out" "--backend ref|cuda" "help lists --backend"
 expect 0 "eval table" -- "${args[@]}"
 contains "$tmp/out" "300 images, 1500 captions" "table header"
 contains "$tmp/out" "i2t    32.00   64.67   76.00     3.0     8.80" "i2t row"
@@ -40,6 +41,25 @@ expect 0 "eval --fold5 --save-sims" -- "${args[@]}" --fold5 --save-sims "$tmp/si
 contains "$tmp/out" "5-fold mean" "fold5 table"
 "$itr" metrics "$tmp/sims.h5" >"$tmp/out" 2>&1 || { fail=$((fail + 1)); echo "FAIL: itr metrics on saved sims"; }
 contains "$tmp/out" "rsum 291.80" "saved sims give the same rsum"
+expect 0 "eval --shard-rows 7 (streamed in 43 blocks)" -- "${args[@]}" --shard-rows 7
+contains "$tmp/out" "t2i    21.53   43.73   53.87     8.0    28.40" "shard size does not change t2i"
+contains "$tmp/out" "rsum 291.80" "shard size does not change rsum"
+expect 2 "bad --shard-rows" -- "${args[@]}" --shard-rows 0
+expect 2 "bad --backend" -- "${args[@]}" --backend gpu
+contains "$tmp/err" "ref or cuda" "bad --backend names the choices"
+# --backend cuda: the same numbers where this build has a CUDA VSE++, else exit 4
+"$itr" eval "${args[@]}" --backend cuda >"$tmp/out" 2>"$tmp/err"
+got=$?
+if [ "$got" -eq 0 ]; then
+  contains "$tmp/out" "CUDA backend" "cuda run says so"
+  contains "$tmp/out" "i2t    32.00   64.67   76.00     3.0     8.80" "cuda i2t row"
+  contains "$tmp/out" "rsum 291.80" "cuda rsum"
+elif [ "$got" -eq 4 ]; then
+  contains "$tmp/err" "no CUDA implementation of vsepp" "no cuda twin: clear message"
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: --backend cuda: exit $got"; cat "$tmp/err"
+fi
 expect 2 "no checkpoint" -- --data data
 expect 2 "unknown option" -- "${args[@]}" --bogus
 expect 3 "missing split" -- --checkpoint model_best.pth.tar --data data --split dev

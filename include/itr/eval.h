@@ -13,6 +13,13 @@
  *   scores    float64 (n_img, n_cap); an ensemble averages the two matrices
  *   metrics   itr/metrics.h (canonical ties), COCO 5-fold via itr_eval_folds
  *
+ * Scores are computed in shards of shard_rows images x all captions. Without
+ * save_sims each shard goes straight to the block-fed ranker and is dropped
+ * (memory O(shard_rows x n_cap), the matrix is never held); with save_sims
+ * the whole matrix is built, saved and ranked. Both give identical metrics
+ * (docs/eval.md, "Streaming"). backend 1 runs the encoders and the scores
+ * through the family's CUDA twin (conformance/eval_accel.c).
+ *
  * Families plug in through a table of itr_eval_family (conformance/eval_*.c):
  * load a model from a checkpoint, encode image rows and captions in batches,
  * score a block of images against all captions: VSE++, SCAN and SGRAF (the
@@ -73,6 +80,8 @@ typedef struct itr_eval_opts {
     int fold5;                  /* COCO 1K: 5 folds, metrics averaged         */
     int64_t batch_size;         /* 0: opt.batch_size (default 128)            */
     int64_t shard_rows;         /* images per sims shard; 0: 256              */
+    int backend;                /* 0 reference, 1 CUDA (ITR_E_UNSUPPORTED when
+                                 * the build has no CUDA twin of the family)  */
     itr_eval_progress_fn progress;  /* may be NULL */
     void *progress_user;
 } itr_eval_opts;
@@ -87,6 +96,10 @@ typedef struct itr_eval_result {
     int64_t n_images, n_captions, im_div;
     int64_t n_unk;              /* caption tokens that mapped to <unk>        */
     int folds;                  /* 1 or 5                                     */
+    int streamed;               /* 1: ranked shard by shard (no save_sims)    */
+    int sims_passes;            /* times the matrix was scored: 1, or 2 when a
+                                 * scorer's GT cells depended on the block
+                                 * shape (eval_score.c)                       */
     itr_metrics metrics;        /* whole matrix, or the fold mean             */
     itr_metrics fold_metrics[5];
 } itr_eval_result;

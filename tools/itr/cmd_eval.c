@@ -33,7 +33,12 @@ static void help(FILE *f) {
             "  --bert-config FILE  VSE-inf BERT: HF config.json (num_attention_heads, layer_norm_eps)\n"
             "  --model FAMILY      model family (default: detected from the state-dict keys; vsepp, scan,\n"
             "                      sgraf, vseinf)\n"
-            "  --save-sims FILE    write the matrix as /sims (float64) to an .h5 file\n"
+            "  --backend ref|cuda  encoders and scores on the reference (default) or the CUDA backend\n"
+            "                      (fails when this build has no CUDA version of the family)\n"
+            "  --shard-rows N      images per block of scores (default 256); without --save-sims each\n"
+            "                      block is ranked and dropped, so memory is N x captions doubles\n"
+            "  --save-sims FILE    write the matrix as /sims (float64) to an .h5 file (holds the whole\n"
+            "                      matrix in memory)\n"
             "  --reported FILE     paper numbers to print beside ours (default $ITR_REPORTED,\n"
             "                      else the source tree's conformance/reported_numbers.tsv)\n"
             "  --json              machine-readable output\n"
@@ -181,6 +186,22 @@ int itr_cmd_eval(int argc, char **argv) {
             reported = argv[++i];
         } else if (strcmp(a, "--save-sims") == 0 && has) {
             o.save_sims = argv[++i];
+        } else if (strcmp(a, "--backend") == 0 && has) {
+            const char *b = argv[++i];
+            if (strcmp(b, "ref") == 0) o.backend = 0;
+            else if (strcmp(b, "cuda") == 0) o.backend = 1;
+            else {
+                fprintf(stderr, "itr eval: --backend must be ref or cuda, not '%s'\n", b);
+                return 2;
+            }
+        } else if (strcmp(a, "--shard-rows") == 0 && has) {
+            char *end;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end || v < 1) {
+                fprintf(stderr, "itr eval: --shard-rows must be a positive integer, not '%s'\n", argv[i]);
+                return 2;
+            }
+            o.shard_rows = (int64_t)v;
         } else {
             fprintf(stderr, "itr eval: unknown option or missing value '%s'\n", a);
             help(stderr);
@@ -207,6 +228,7 @@ int itr_cmd_eval(int argc, char **argv) {
         json_t *root = json_object();
         json_object_set_new(root, "checkpoint", json_string(o.checkpoint));
         json_object_set_new(root, "family", json_string(r.family));
+        json_object_set_new(root, "backend", json_string(o.backend ? "cuda" : "ref"));
         json_object_set_new(root, "data_name", json_string(r.data_name));
         json_object_set_new(root, "split", json_string(o.split));
         json_object_set_new(root, "n_images", json_integer(r.n_images));
@@ -233,9 +255,9 @@ int itr_cmd_eval(int argc, char **argv) {
         itr_reported_free(&table);
         return 0;
     }
-    printf("%s (%s) on %s/%s: %lld images, %lld captions (im_div %lld)%s\n", o.checkpoint, r.family, r.data_name,
-           o.split, (long long)r.n_images, (long long)r.n_captions, (long long)r.im_div,
-           r.folds > 1 ? ", 5-fold mean" : "");
+    printf("%s (%s) on %s/%s: %lld images, %lld captions (im_div %lld)%s%s\n", o.checkpoint, r.family,
+           r.data_name, o.split, (long long)r.n_images, (long long)r.n_captions, (long long)r.im_div,
+           r.folds > 1 ? ", 5-fold mean" : "", o.backend ? ", CUDA backend" : "");
     printf("%-8s %-4s %7s %7s %7s %7s %8s\n", "", "", "R@1", "R@5", "R@10", "medr", "meanr");
     for (int q = 0; q < r.folds && r.folds > 1; q++) {
         char lab[16];
