@@ -52,10 +52,20 @@ struct dim3 {
     unsigned x, y, z;
     constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
 };
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+/* The running thread's coordinates, set by the scheduler before it resumes
+ * a fiber. Read through functions (one definition, in scheduler.cpp) rather
+ * than extern thread_local objects, whose cross-file access wrappers the
+ * sanitizers mis-handle on fiber stacks. */
+namespace itr_emu {
+const uint3 &thread_idx();
+const uint3 &block_idx();
+const dim3 &block_dim();
+const dim3 &grid_dim();
+}  // namespace itr_emu
+#define threadIdx (::itr_emu::thread_idx())
+#define blockIdx (::itr_emu::block_idx())
+#define blockDim (::itr_emu::block_dim())
+#define gridDim (::itr_emu::grid_dim())
 constexpr int warpSize = 32;
 
 /* ---- runtime and cuBLAS subsets ----------------------------------------- */

@@ -31,13 +31,13 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
-
 namespace itr_emu {
 namespace {
+
+thread_local uint3 g_thread_idx;
+thread_local uint3 g_block_idx;
+thread_local dim3 g_block_dim;
+thread_local dim3 g_grid_dim;
 
 const size_t kStackBytes = 256 * 1024;   /* per thread; a guard page below */
 const size_t kMaxDynamicShared = 227 * 1024;
@@ -85,7 +85,7 @@ void unmap_stack(char *p) {
 void resume(Block &b, unsigned i) {
     Fiber &f = b.fibers[i];
     b.current = i;
-    threadIdx = f.idx;
+    g_thread_idx = f.idx;
 #ifdef ITR_EMU_ASAN
     __sanitizer_start_switch_fiber(&b.fake_stack, f.stack + 4096, kStackBytes);
 #endif
@@ -119,23 +119,27 @@ void fiber_entry() {
     yield_to_scheduler(true);
 }
 
-unsigned linear_tid(const uint3 &t) { return t.x + blockDim.x * (t.y + blockDim.y * t.z); }
+unsigned linear_tid(const uint3 &t) { return t.x + g_block_dim.x * (t.y + g_block_dim.y * t.z); }
+
+/* Thread i of the block, ready to start at fiber_entry. Kept out of line:
+ * getcontext returns twice, and the caller's loop variables must not live
+ * across it (gcc -Wclobbered). */
+__attribute__((noinline)) void init_fiber(Fiber &f, unsigned i) {
+    f.state = RUNNABLE;
+    f.idx.x = i % g_block_dim.x;
+    f.idx.y = (i / g_block_dim.x) % g_block_dim.y;
+    f.idx.z = i / (g_block_dim.x * g_block_dim.y);
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack + 4096;
+    f.ctx.uc_stack.ss_size = kStackBytes;
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, fiber_entry, 0);
+}
 
 /* Runs one block to completion; false (and the error recorded) on a barrier failure. */
 bool run_block(Block &b, const char *name) {
     unsigned n = b.n_threads;
-    for (unsigned i = 0; i < n; i++) {
-        Fiber &f = b.fibers[i];
-        f.state = RUNNABLE;
-        f.idx.x = i % blockDim.x;
-        f.idx.y = (i / blockDim.x) % blockDim.y;
-        f.idx.z = i / (blockDim.x * blockDim.y);
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = f.stack + 4096;
-        f.ctx.uc_stack.ss_size = kStackBytes;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, fiber_entry, 0);
-    }
+    for (unsigned i = 0; i < n; i++) init_fiber(b.fibers[i], i);
     unsigned n_warps = (n + 31) / 32;
     for (;;) {
         bool ran = false;
@@ -201,9 +205,14 @@ thread_local StackPool g_pool;
 
 }  // namespace
 
+const uint3 &thread_idx() { return g_thread_idx; }
+const uint3 &block_idx() { return g_block_idx; }
+const dim3 &block_dim() { return g_block_dim; }
+const dim3 &grid_dim() { return g_grid_dim; }
+
 void *dynamic_shared() { return g_block && !g_block->shared.empty() ? g_block->shared.data() : nullptr; }
 
-unsigned lane_id() { return linear_tid(threadIdx) % 32; }
+unsigned lane_id() { return linear_tid(g_thread_idx) % 32; }
 
 void block_barrier() {
     g_block->fibers[g_block->current].state = AT_BLOCK_BARRIER;
@@ -217,7 +226,7 @@ void warp_barrier() {
 
 unsigned long long warp_exchange(unsigned long long bits, unsigned src) {
     Block &b = *g_block;
-    unsigned tid = linear_tid(threadIdx), warp = tid / 32;
+    unsigned tid = linear_tid(g_thread_idx), warp = tid / 32;
     b.warp_slots[tid] = bits;
     warp_barrier();   /* every lane has published */
     unsigned long long got = b.warp_slots[32 * warp + src];
@@ -261,16 +270,16 @@ void run_grid(const char *name, dim3 grid, dim3 block, size_t dynamic_shared_byt
     for (unsigned i = 0; i < threads; i++) b.fibers[i].stack = g_pool.stacks[i];
     b.warp_slots.assign(((threads + 31) / 32) * 32, 0);
     b.shared.resize(dynamic_shared_bytes);
-    gridDim = grid;
-    blockDim = block;
+    g_grid_dim = grid;
+    g_block_dim = block;
     g_block = &b;
     bool ok = true;
     for (unsigned z = 0; z < grid.z && ok; z++)
         for (unsigned y = 0; y < grid.y && ok; y++)
             for (unsigned x = 0; x < grid.x && ok; x++) {
-                blockIdx.x = x;
-                blockIdx.y = y;
-                blockIdx.z = z;
+                g_block_idx.x = x;
+                g_block_idx.y = y;
+                g_block_idx.z = z;
                 if (dynamic_shared_bytes) std::memset(b.shared.data(), 0xff, dynamic_shared_bytes);
                 ok = run_block(b, name);
             }
