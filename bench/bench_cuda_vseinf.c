@@ -2,7 +2,7 @@
  * (include/itr/cuda/vseinf.h) and in the reference, at the released model
  * sizes, with a correctness check of CUDA against ref.
  *
- *   bench_cuda_vseinf [--quick]
+ *   bench_cuda_vseinf [--quick] [--ref-only]
  *
  * One JSON object per line on stdout (bench/README.md):
  *   {"bench":"cuda_vseinf","part":"images","backend":"cuda","items_per_s":...,"pct_fp32_peak":...,"ok":true,...}
@@ -190,7 +190,7 @@ static void print_row(const char *part, const char *backend, const itr_cuda_devi
     fflush(stdout);
 }
 
-static int bench_part(const char *part, const sizes *s, const itr_cuda_device *dev) {
+static int bench_part(const char *part, const sizes *s, const itr_cuda_device *dev, int ref_only) {
     itr_vseinf m;
     int bert = !strcmp(part, "bert");
     make_model(&m, s, bert);
@@ -210,6 +210,13 @@ static int bench_part(const char *part, const sizes *s, const itr_cuda_device *d
     itr_cuda_vseinf *cm = NULL;
     int rc = 1;
     double best = 0.0;
+    if (ref_only) {   /* the reference alone (e.g. its full-size rates on a machine without a GPU) */
+        double t0 = now_s();
+        if (encode(part, &m, NULL, img, ids, len, nref, s, ref)) goto fail;
+        print_row(part, "ref", dev, s, nref, now_s() - t0, 0.0, 0.0, 1);
+        rc = 0;
+        goto done;
+    }
     if (itr_cuda_vseinf_create(&m, &cm) || encode(part, &m, cm, img, ids, len, n, s, emb)) goto fail;
     for (int r = 0; r < s->repeats; r++) {
         double t0 = now_s();
@@ -242,20 +249,22 @@ done:
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, ref_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--ref-only")) ref_only = 1;
         else {
-            fprintf(stderr, "usage: bench_cuda_vseinf [--quick]\n");
+            fprintf(stderr, "usage: bench_cuda_vseinf [--quick] [--ref-only]\n");
             return 2;
         }
     }
-    if (!itr_cuda_available()) {
+    itr_cuda_device dev;
+    memset(&dev, 0, sizeof dev);
+    if (!ref_only && !itr_cuda_available()) {
         fprintf(stderr, "bench_cuda_vseinf: no CUDA device\n");
         return 77;
     }
-    itr_cuda_device dev;
-    if (itr_cuda_device_info(&dev)) {
+    if (!ref_only && itr_cuda_device_info(&dev)) {
         fprintf(stderr, "bench_cuda_vseinf: %s\n", itr_last_error());
         return 1;
     }
@@ -263,7 +272,7 @@ int main(int argc, char **argv) {
     int rc = 0;
     static const char *parts[3] = {"images", "bigru", "bert"};
     for (int p = 0; p < 3; p++) {
-        int r = bench_part(parts[p], s, &dev);
+        int r = bench_part(parts[p], s, &dev, ref_only);
         if (r > rc) rc = r;
     }
     free(g_owned);
