@@ -23,6 +23,8 @@ static void help(FILE *f) {
             "  --backend B         ref (default), cuda, or all: all runs both, checks each\n"
             "                      against the golden and CUDA against ref directly\n"
             "                      (rows tagged ref / cuda / cuda-vs-ref)\n"
+            "  --fast              CUDA fast mode: cuBLAS float32 GEMMs may use TF32\n"
+            "                      (default strict FP32; see docs/cuda.md for its error)\n"
             "  --json              one JSON object per case on stdout\n"
             "  -h, --help          this text\n"
             "\n"
@@ -103,7 +105,7 @@ static json_t *report_json(const itr_conform_report *r) {
 
 int itr_cmd_conform(int argc, char **argv) {
     itr_conform_opts opts = {0};
-    int json = 0, n_cases = 0, worst = 0;
+    int json = 0, n_cases = 0, worst = 0, fast = 0;
     const char *cases[256];
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -111,6 +113,8 @@ int itr_cmd_conform(int argc, char **argv) {
             return 0;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--fast") == 0) {
+            fast = 1;
         } else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) {
             opts.checkpoint = argv[++i];
         } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
@@ -137,6 +141,16 @@ int itr_cmd_conform(int argc, char **argv) {
     if (n_cases == 0) {
         help(stderr);
         return 2;
+    }
+    if (fast) {
+        if (opts.backend == ITR_CONFORM_REF) {
+            fprintf(stderr, "itr conform: --fast needs --backend cuda or all\n");
+            return 2;
+        }
+        if (itr_cuda_set_fast(1)) {
+            fprintf(stderr, "itr conform: %s\n", itr_last_error());
+            return 5;
+        }
     }
     for (int k = 0; k < n_cases; k++) {
         itr_conform_report rep;

@@ -48,6 +48,12 @@ echo "not hdf5" >"$tmp/bad.h5"
 expect 3 "conform non-HDF5 file" -- "$itr" conform "$tmp/bad.h5"
 expect 3 "conform wrong checkpoint" -- "$itr" conform --checkpoint "$tmp/bad.h5" "$v"
 expect 4 "conform unknown backend" -- "$itr" conform --backend tpu "$v"
+expect 2 "conform --fast needs a CUDA backend" -- "$itr" conform --fast "$v"
+# CUDA rows need the backend to run here (always emulated; natively a GPU)
+if "$itr" conform --backend cuda "$v" >/dev/null 2>&1; then
+  expect 0 "conform --backend all" -- "$itr" conform --backend all "$v"
+  expect 1 "conform --fast (TF32) misses the strict tolerance" -- "$itr" conform --backend cuda --fast "$v"
+fi
 expect 2 "conform unknown option" -- "$itr" conform --frobnicate "$v"
 
 expect 0 "metrics table" -- "$itr" metrics --bounds "$m"
