@@ -1,5 +1,5 @@
 /* scheduler.cpp - kernel launches of the emulation: blocks in order, the
- * threads of a block as cooperative fibers (POSIX ucontext).
+ * threads of a block as cooperative fibers (emu/context.h).
  *
  * A fiber runs until it reaches a barrier or returns. When every fiber has
  * stopped, the scheduler looks at why:
@@ -9,15 +9,16 @@
  *   - a block barrier that some thread will never reach (it returned) or a
  *     warp barrier of a partly finished warp: a launch failure, reported with
  *     the kernel's name, as is any state where nobody can move (deadlock).
+ * Fibers switch through emu/context.h (a register-only switch on x86-64).
  * Fibers are resumed in thread-index order, so a kernel that forgets a
  * barrier reads values its neighbours have not written yet and fails its
  * test deterministically. */
 #include <cstdio>
 #include <cstdlib>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <vector>
 
+#include "emu/context.h"
 #include "emu/emu.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -45,7 +46,7 @@ const size_t kMaxDynamicShared = 227 * 1024;
 enum FiberState { RUNNABLE, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
 
 struct Fiber {
-    ucontext_t ctx;
+    Context ctx;
     char *stack = nullptr;   /* mmap'd: guard page + kStackBytes */
     FiberState state = RUNNABLE;
     uint3 idx = {0, 0, 0};
@@ -53,7 +54,7 @@ struct Fiber {
 
 struct Block {
     std::vector<Fiber> fibers;
-    ucontext_t scheduler;
+    Context scheduler;
     unsigned current = 0;
     unsigned n_threads = 0;
     const std::function<void()> *body = nullptr;
@@ -89,7 +90,7 @@ void resume(Block &b, unsigned i) {
 #ifdef ITR_EMU_ASAN
     __sanitizer_start_switch_fiber(&b.fake_stack, f.stack + 4096, kStackBytes);
 #endif
-    swapcontext(&b.scheduler, &f.ctx);
+    context_switch(&b.scheduler, &f.ctx);
 #ifdef ITR_EMU_ASAN
     __sanitizer_finish_switch_fiber(b.fake_stack, nullptr, nullptr);
 #endif
@@ -103,7 +104,7 @@ void yield_to_scheduler(bool finished) {
     void *fake = nullptr;
     __sanitizer_start_switch_fiber(finished ? nullptr : &fake, b.sched_bottom, b.sched_size);
 #endif
-    swapcontext(&f.ctx, &b.scheduler);
+    context_switch(&f.ctx, &b.scheduler);
 #ifdef ITR_EMU_ASAN
     __sanitizer_finish_switch_fiber(fake, &b.sched_bottom, &b.sched_size);
 #endif
@@ -122,18 +123,14 @@ void fiber_entry() {
 unsigned linear_tid(const uint3 &t) { return t.x + g_block_dim.x * (t.y + g_block_dim.y * t.z); }
 
 /* Thread i of the block, ready to start at fiber_entry. Kept out of line:
- * getcontext returns twice, and the caller's loop variables must not live
- * across it (gcc -Wclobbered). */
+ * with ucontext, getcontext returns twice, and the caller's loop variables
+ * must not live across it (gcc -Wclobbered). */
 __attribute__((noinline)) void init_fiber(Fiber &f, unsigned i) {
     f.state = RUNNABLE;
     f.idx.x = i % g_block_dim.x;
     f.idx.y = (i / g_block_dim.x) % g_block_dim.y;
     f.idx.z = i / (g_block_dim.x * g_block_dim.y);
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = f.stack + 4096;
-    f.ctx.uc_stack.ss_size = kStackBytes;
-    f.ctx.uc_link = nullptr;
-    makecontext(&f.ctx, fiber_entry, 0);
+    context_make(&f.ctx, f.stack + 4096, kStackBytes, fiber_entry);
 }
 
 /* Runs one block to completion; false (and the error recorded) on a barrier failure. */
