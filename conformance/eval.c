@@ -9,6 +9,7 @@
 
 #include "eval_families.h"
 #include "eval_score.h"
+#include "itr/cuda/retrieval.h"
 #include "itr/h5.h"
 #include "itr/npy.h"
 #include "itr/text.h"
@@ -375,6 +376,33 @@ static itr_status save_sims(const char *path, double *S, int64_t n_img, int64_t 
     return st ? itr_fail_context(st, "--save-sims %s", path) : ITR_OK;
 }
 
+/* --backend cuda, one model whose scores are the float64 dot of its
+ * embeddings (VSE++ cosine, VSE-inf): scores and ranks stay on the device
+ * (itr/cuda/retrieval.h: shard GEMMs + rank counts, the canonical tie rule),
+ * so nothing of (n_img, n_cap) size reaches the host. It scores the matrix
+ * twice (image-to-text ranks, then text-to-image). */
+static int device_ranking(const itr_eval_opts *o, const eval_model *m, int n_models) {
+    return !o->save_sims && n_models == 1 && m[0].accel && m[0].accel->dot_scores && m[0].Ei == m[0].Ec &&
+           m[0].accel->dot_scores(m[0].dev);
+}
+
+static itr_status score_on_device(const itr_eval_opts *o, const eval_data *d, const eval_model *m,
+                                  itr_eval_result *r) {
+    int64_t n_img = d->pair.n_images, n_cap = d->pair.n_captions;
+    itr_cuda_retrieval *cr = NULL;
+    itr_status st = itr_cuda_retrieval_create(m->img_emb, n_img, m->cap_emb, n_cap, m->Ei, 5, &cr);
+    if (!st && o->shard_rows > 0) st = itr_cuda_retrieval_set_shard_rows(cr, o->shard_rows);
+    /* per-fold metrics only for COCO folds, as the host paths report them */
+    if (!st)
+        st = itr_cuda_retrieval_metrics(cr, r->folds, ITR_TIES_CANONICAL, r->folds > 1 ? r->fold_metrics : NULL,
+                                        &r->metrics);
+    itr_cuda_retrieval_destroy(cr);
+    if (st) return itr_fail_context(st, "eval --backend cuda: device ranking");
+    r->streamed = 1;
+    r->sims_passes = 2;
+    return ITR_OK;
+}
+
 /* Metrics of the models' scores (eval_score.c): streamed shard by shard,
  * or through the whole matrix when it is to be saved or when a model scores
  * by cross attention. SGRAF batches the images and captions of a block
@@ -393,6 +421,10 @@ static itr_status score(const itr_eval_opts *o, const eval_data *d, const eval_m
     if (n_models == 2 && !(sc.tmp = malloc((size_t)(rows * n_cap) * sizeof *sc.tmp)))
         return itr_fail(ITR_E_NOMEM, "eval: out of memory for a (%lld, %lld) shard", (long long)rows, (long long)n_cap);
     r->folds = s.folds;
+    if (device_ranking(o, m, n_models)) {
+        free(sc.tmp);
+        return score_on_device(o, d, m, r);
+    }
     int stream = !o->save_sims;
     for (int k = 0; k < n_models; k++)
         if (m[k].x) stream = 0;

@@ -78,6 +78,10 @@ typedef struct itr_eval_accel {
     /* per-item: lengths NULL, R = T = 1; xattn: as itr_eval_xattn.sims */
     itr_status (*sims)(void *dev, const float *img_emb, int64_t n_img, int64_t R, const float *cap_emb,
                        const int64_t *lengths, int64_t n_cap, int64_t T, double *sims);
+    /* Optional (NULL: no): 1 when sims is exactly the float64 dot of the
+     * float32 embeddings, so a single model's streamed metrics can come from
+     * the device-side GEMM + ranking of itr/cuda/retrieval.h. */
+    int (*dot_scores)(const void *dev);
 } itr_eval_accel;
 
 /* Defined by conformance/eval_<fam>_cuda.c; listed in eval_accel.c under

@@ -36,5 +36,5 @@ static itr_status scan_cuda_sims(void *dev, const float *img_emb, int64_t n_img,
 
 const itr_eval_accel itr_eval_accel_scan = {
     &itr_eval_family_scan,     scan_cuda_load, scan_cuda_free, scan_cuda_encode_images,
-    scan_cuda_encode_captions, scan_cuda_sims,
+    scan_cuda_encode_captions, scan_cuda_sims, NULL,   /* cross attention: not dot scores */
 };

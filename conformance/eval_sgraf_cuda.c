@@ -66,5 +66,5 @@ static itr_status sgraf_cuda_sims(void *dev, const float *img_emb, int64_t n_img
 
 const itr_eval_accel itr_eval_accel_sgraf = {
     &itr_eval_family_sgraf,     sgraf_cuda_load, sgraf_cuda_free, sgraf_cuda_encode_images,
-    sgraf_cuda_encode_captions, sgraf_cuda_sims,
+    sgraf_cuda_encode_captions, sgraf_cuda_sims, NULL,   /* cross attention: not dot scores */
 };

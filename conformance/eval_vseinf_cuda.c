@@ -49,7 +49,13 @@ static itr_status vseinf_cuda_sims(void *dev, const float *img_emb, int64_t n_im
     return itr_cuda_vseinf_sims(dev, img_emb, n_img, cap_emb, n_cap, sims);
 }
 
+/* VSE-infinity scores are always the float64 dot of the L2-normalised embeddings. */
+static int vseinf_cuda_dot_scores(const void *dev) {
+    (void)dev;
+    return 1;
+}
+
 const itr_eval_accel itr_eval_accel_vseinf = {
-    &itr_eval_family_vseinf,     vseinf_cuda_load, vseinf_cuda_free, vseinf_cuda_encode_images,
-    vseinf_cuda_encode_captions, vseinf_cuda_sims,
+    &itr_eval_family_vseinf,     vseinf_cuda_load, vseinf_cuda_free,       vseinf_cuda_encode_images,
+    vseinf_cuda_encode_captions, vseinf_cuda_sims, vseinf_cuda_dot_scores,
 };

@@ -41,7 +41,12 @@ static itr_status vsepp_cuda_sims(void *dev, const float *img_emb, int64_t n_img
     return itr_cuda_vsepp_sims(dev, img_emb, n_img, cap_emb, n_cap, sims);
 }
 
+/* Cosine scores are the float64 dot of the embeddings; order scores are not. */
+static int vsepp_cuda_dot_scores(const void *dev) {
+    return itr_cuda_vsepp_config(dev)->measure == ITR_MEASURE_COSINE;
+}
+
 const itr_eval_accel itr_eval_accel_vsepp = {
-    &itr_eval_family_vsepp,     vsepp_cuda_load, vsepp_cuda_free, vsepp_cuda_encode_images,
-    vsepp_cuda_encode_captions, vsepp_cuda_sims,
+    &itr_eval_family_vsepp,     vsepp_cuda_load, vsepp_cuda_free,       vsepp_cuda_encode_images,
+    vsepp_cuda_encode_captions, vsepp_cuda_sims, vsepp_cuda_dot_scores,
 };

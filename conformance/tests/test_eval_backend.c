@@ -130,7 +130,7 @@ static itr_status fake_sims(void *dev, const float *img_emb, int64_t n_img, int6
     return d->fam->sims(d->ref, img_emb, n_img, cap_emb, n_cap, sims);
 }
 
-static itr_eval_accel g_accel = {NULL, fake_load, fake_free, fake_encode_images, fake_encode_captions, fake_sims};
+static itr_eval_accel g_accel = {NULL, fake_load, fake_free, fake_encode_images, fake_encode_captions, fake_sims, NULL};
 
 static void install(const itr_eval_family *fam) {
     memset(&g_rec, 0, sizeof g_rec);
@@ -302,9 +302,14 @@ static void test_real_twins(void **state) {
         run_ok(&o, &ref);
         o.backend = 1;
         run_ok(&o, &cu);
-        printf("  VSE++ twin, %d fold(s): rsum %.4f (ref %.4f)\n", cu.folds, cu.metrics.rsum, ref.metrics.rsum);
+        printf("  VSE++ twin, %d fold(s): rsum %.4f (ref %.4f), scored %d time(s), streamed %d\n", cu.folds,
+               cu.metrics.rsum, ref.metrics.rsum, cu.sims_passes, cu.streamed);
         assert_memory_equal(&cu.metrics, &ref.metrics, sizeof ref.metrics);
         assert_memory_equal(cu.fold_metrics, ref.fold_metrics, sizeof ref.fold_metrics);
+        /* cosine VSE++: scored and ranked on the device (itr/cuda/retrieval.h),
+         * one pass per direction */
+        assert_int_equal(cu.streamed, 1);
+        assert_int_equal(cu.sims_passes, 2);
         free((char *)o.data);
     }
 }
