@@ -1,6 +1,6 @@
-/* eval_test_util.h - shared pieces of the end-to-end eval tests: a temp
- * folder per test group, running from a case folder as upstream did, the
- * options of an expected.json, exact recall checks and the sims.npy diff. */
+/* eval_test_util.h - shared pieces of the end-to-end eval tests: the
+ * working folders (eval_test_dir.h), the options of an expected.json, exact
+ * recall checks and the sims.npy diff. */
 #ifndef ITR_EVAL_TEST_UTIL_H
 #define ITR_EVAL_TEST_UTIL_H
 
@@ -14,30 +14,7 @@
 #include "itr/h5.h"
 #include "itr/npy.h"
 
-#define EVAL_DIR ITR_SOURCE_DIR "/fixtures/eval/"
-
-static char g_tmp[64];
-
-/* cmocka group setup/teardown: a fresh /tmp/itr_eval_XXXXXX per test file. */
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/itr_eval_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* upstream ran from the case folder: ./vocab/, relative checkpoint paths */
-static void enter(const char *name) {
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s%s", EVAL_DIR, name);
-    assert_int_equal(chdir(dir), 0);
-}
+#include "eval_test_dir.h"   /* g_tmp, setup/teardown, enter(), EVAL_DIR */
 
 /* Options from expected.json's itr_eval block (json null -> NULL). */
 static void case_opts(json_t *root, itr_eval_opts *o) {

@@ -25,30 +25,9 @@
 #include "eval_families.h"
 #include "itr/synthetic.h"
 
+#include "eval_test_dir.h"   /* g_tmp, setup/teardown, enter(), EVAL_DIR */
+
 #define FIX ITR_SOURCE_DIR "/fixtures/"
-#define EVAL_DIR FIX "eval/"
-
-static char g_tmp[64];
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/itr_backend_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* upstream ran from the case folder (./vocab/, relative paths) */
-static void enter(const char *name) {
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s%s", EVAL_DIR, name);
-    assert_int_equal(chdir(dir), 0);
-}
 
 /* ---- a recording accel over the reference hooks --------------------------- */
 typedef struct rec {

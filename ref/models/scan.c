@@ -193,10 +193,15 @@ static double aggregate(const itr_scan_params *p, const double *r, int64_t nq);
  *   ||q_w||^2   once per word (qq), not once per pair,
  * the same numbers as the D-wide sums up to float64 rounding, for 2R + 2R^2
  * flops per word instead of 2RD + 6D (itr_scan_pair_f64 keeps the literal
- * form). ws: see T2I_WS_DOUBLES. */
+ * form). ws: t2i_ws_doubles(R, T) doubles per thread. */
 enum { SCAN_TILE = 64, SCAN_IMG_GROUP = 4 };
-#define T2I_WS_DOUBLES(R, T) \
-    ((SCAN_IMG_GROUP + 1) * (R) * SCAN_TILE * (T) + SCAN_TILE * (T) * (R) + (R) * (R) + (R) + (T))
+
+/* Workspace of one t2i_group call: S0 for the group's images, then S, A, G,
+ * Ga and the row cosines of one image (see t2i_group). */
+static int64_t t2i_ws_doubles(int64_t R, int64_t T) {
+    int64_t W = SCAN_TILE * T;
+    return SCAN_IMG_GROUP * R * W + R * W + W * R + R * R + R + T;
+}
 
 /* One image: S0 (R, W) its raw logits (read only), S (R, W) scratch. */
 static void t2i_tile(const itr_scan_params *p, const double *V, int64_t R, const double *S0, const double *qq,
@@ -281,7 +286,7 @@ itr_status itr_scan_sims_f64(const itr_scan *m, const float *img_emb, int64_t n_
 #endif
         int64_t n_blocks = (n_cap + SCAN_TILE - 1) / SCAN_TILE;
         int64_t n_groups = (n_img + SCAN_IMG_GROUP - 1) / SCAN_IMG_GROUP, n_tiles = n_groups * n_blocks;
-        int64_t per_thread = T2I_WS_DOUBLES(R, T);
+        int64_t per_thread = t2i_ws_doubles(R, T);
         double *ws = malloc((size_t)(n_threads * per_thread) * sizeof *ws);
         double *qq = malloc((size_t)(n_cap * T) * sizeof *qq);   /* ||word||^2, once per word */
         for (int64_t w = 0; qq && w < n_cap * T; w++) qq[w] = dot(s + w * D, s + w * D, D);
